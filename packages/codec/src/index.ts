@@ -1,0 +1,1 @@
+export type { Codec, CodecSchema } from './codec.js';
