@@ -1,0 +1,180 @@
+import type { Codec, CodecSchema } from '@mini-rpc/codec';
+import type { Frame, OutgoingFrame } from '@mini-rpc/protocol';
+import { Code, FrameType, MetadataKey, RpcError } from '@mini-rpc/protocol';
+import type { Connection, ConnectOptions } from '@mini-rpc/transport';
+import { connect } from '@mini-rpc/transport';
+import { markUnprocessed } from './unprocessed.js';
+
+/** One call waiting for its response. */
+export interface PendingCall {
+  readonly id: number;
+  readonly codec: Codec;
+  readonly responseSchema: CodecSchema;
+  resolve(value: unknown): void;
+  reject(error: RpcError): void;
+}
+
+/** Callbacks from a client connection to its pool. */
+export interface ClientConnectionEvents {
+  /** The connection cannot take new calls any more (GoAway or closed). */
+  onRetire(connection: ClientConnection): void;
+  /** A call on this connection ended; the pool may now close an idle or retired connection. */
+  onIdle(connection: ClientConnection): void;
+}
+
+const decodeFailure = (err: unknown): RpcError =>
+  new RpcError(Code.Internal, `response does not decode: ${(err as Error).message}`, { cause: err });
+
+/**
+ * A transport connection seen from the client: the calls waiting on it, matched by request id.
+ * Every pending call settles: on its response, on GoAway-then-close, or on connection loss.
+ */
+export class ClientConnection {
+  readonly pending = new Map<number, PendingCall>();
+  /** Calls ever sent on this connection. */
+  uses = 0;
+  retired = false;
+  idleSince = Date.now();
+  private conn!: Connection;
+  private readonly events: ClientConnectionEvents;
+
+  private constructor(events: ClientConnectionEvents) {
+    this.events = events;
+  }
+
+  /** Connects; rejects with RpcError (Unavailable, Unauthenticated, Cancelled). */
+  static async open(options: ConnectOptions, events: ClientConnectionEvents): Promise<ClientConnection> {
+    const cc = new ClientConnection(events);
+    cc.conn = await connect(options, {
+      onFrame: (frame) => cc.onFrame(frame),
+      onClose: (error) => cc.onClose(error),
+    });
+    return cc;
+  }
+
+  get closed(): boolean {
+    return this.conn.closed;
+  }
+
+  get writable(): boolean {
+    return this.conn.writable;
+  }
+
+  get remoteAddress(): string {
+    return this.conn.remoteAddress;
+  }
+
+  /** Sends a request; throws RpcError (marked unprocessed) when the connection cannot take it. */
+  send(call: PendingCall, frame: OutgoingFrame): void {
+    if (this.retired)
+      throw markUnprocessed(
+        new RpcError(Code.Unavailable, `connection to ${this.remoteAddress} is draining`),
+      );
+    try {
+      this.conn.send(frame);
+    } catch (err) {
+      throw markUnprocessed(RpcError.from(err, Code.Unavailable));
+    }
+    this.pending.set(call.id, call);
+    this.uses++;
+  }
+
+  /** Stops waiting for `id` (timeout or abort) and tells the server to stop working on it. */
+  cancel(id: number): void {
+    if (!this.pending.delete(id)) return;
+    if (!this.conn.closed && !this.retired) {
+      try {
+        this.conn.send({ type: FrameType.Cancel, codec: 0, id });
+      } catch {
+        // Best effort: the connection is going away anyway.
+      }
+    }
+    this.afterCall();
+  }
+
+  /** Half-closes after the pending calls are out; the server answers them, then closes. */
+  retire(): void {
+    if (this.retired) return;
+    this.retired = true;
+    void this.conn.end();
+    this.events.onRetire(this);
+  }
+
+  /** Closes at once; pending calls fail with `error`. */
+  destroy(error: RpcError): void {
+    this.conn.close(error);
+  }
+
+  private onFrame(frame: Frame): void {
+    if (frame.type === FrameType.Response) {
+      const call = this.pending.get(frame.id);
+      if (call === undefined) return; // Timed out or cancelled meanwhile.
+      this.pending.delete(frame.id);
+      const md = frame.metadata;
+      const status = md[MetadataKey.Status];
+      if (status !== undefined && status !== '0') {
+        call.reject(errorFromMetadata(status, md));
+      } else {
+        let value: unknown;
+        try {
+          value = call.codec.decode(frame.payload, call.responseSchema);
+        } catch (err) {
+          call.reject(decodeFailure(err));
+          this.afterCall();
+          return;
+        }
+        call.resolve(value);
+      }
+      this.afterCall();
+    } else if (frame.type === FrameType.GoAway) {
+      // The server drains: no new calls here; it still answers every request it received.
+      this.retire();
+    }
+  }
+
+  private onClose(error: RpcError | undefined): void {
+    this.retired = true;
+    const reason = error ?? new RpcError(Code.Unavailable, `connection to ${this.remoteAddress} closed`);
+    const calls = [...this.pending.values()];
+    this.pending.clear();
+    for (const call of calls)
+      call.reject(
+        new RpcError(reason.code === Code.OK ? Code.Unavailable : reason.code, reason.rawMessage, {
+          cause: reason,
+        }),
+      );
+    this.events.onRetire(this);
+  }
+
+  private afterCall(): void {
+    if (this.pending.size === 0) {
+      this.idleSince = Date.now();
+      this.events.onIdle(this);
+    }
+  }
+}
+
+/** Rebuilds the RpcError a server sent. */
+export function errorFromMetadata(status: string, md: Record<string, string>): RpcError {
+  let details: unknown;
+  const raw = md[MetadataKey.Details];
+  if (raw !== undefined) {
+    try {
+      details = JSON.parse(raw);
+    } catch {
+      details = raw;
+    }
+  }
+  const extra: Record<string, string> = {};
+  for (const key in md)
+    if (key !== MetadataKey.Status && key !== MetadataKey.Message && key !== MetadataKey.Details)
+      extra[key] = md[key] as string;
+  const error = RpcError.fromWire(Number(status), md[MetadataKey.Message] ?? '', details, extra);
+  // Refusals before dispatch are safe to retry elsewhere (docs/resilience.md).
+  if (
+    error.code === Code.ResourceExhausted &&
+    error.rawMessage === 'too many calls in flight on this connection'
+  )
+    markUnprocessed(error);
+  return error;
+}

@@ -1,0 +1,460 @@
+import type { ConnectionOptions as TlsConnectOptions } from 'node:tls';
+import type { Codec, CodecSchema } from '@mini-rpc/codec';
+import { msgpackCodec } from '@mini-rpc/codec';
+import type {
+  Balancer,
+  BreakerFactory,
+  CallNext,
+  CallRequest,
+  ClientInterceptor,
+  Limiter,
+  Metadata,
+  Registry,
+  RetryPolicy,
+  ServiceInstance,
+} from '@mini-rpc/protocol';
+import { Code, encodeMetadata, FrameType, MetadataKey, RESERVED_PREFIX, RpcError } from '@mini-rpc/protocol';
+import type { ConnectOptions } from '@mini-rpc/transport';
+import type { Call } from './call.js';
+import { createCall } from './call.js';
+import type { CallOptions } from './call-options.js';
+import type { ClientConnection } from './client-connection.js';
+import { Exchange } from './exchange.js';
+import type { PoolOptions, PoolStats } from './pool.js';
+import { ConnectionPool } from './pool.js';
+import { ServiceDirectory } from './service-directory.js';
+import type { ServiceProxy } from './service-proxy.js';
+import { isUnprocessed } from './unprocessed.js';
+
+/** Options of {@link createClient}. Give `address` (one server) or `registry` (discovery). */
+export interface ClientOptions {
+  /** One server, `host:port` or `{ host, port }`. */
+  address?: string | { host: string; port: number };
+  /** Discover instances by service name here. */
+  registry?: Registry;
+  /** Picks an instance per call in discovery mode. Default: round robin. */
+  balancer?: Balancer;
+  /** Default codec. Default MessagePack. */
+  codec?: Codec;
+  /** Default call timeout, ms. No call waits longer. Default 30,000. */
+  timeoutMs?: number;
+  /** Connect timeout, ms. Default 3,000. */
+  connectTimeoutMs?: number;
+  /** Connections per server address. */
+  pool?: PoolOptions;
+  /** Connect with TLS (`ca`, and `cert` + `key` for mutual TLS). */
+  tls?: TlsConnectOptions;
+  /** Heartbeat interval, ms. Default 5,000. */
+  heartbeatIntervalMs?: number;
+  /** A server silent this long (not even heartbeats) is declared dead, ms. Default 15,000. */
+  readTimeoutMs?: number;
+  /** Client interceptors, outermost first. */
+  interceptors?: readonly ClientInterceptor[];
+  /** When and how to retry failed calls (only when safe). Default: no retry, except never-sent calls fail over. */
+  retry?: RetryPolicy;
+  /** A circuit breaker per instance. */
+  breakers?: BreakerFactory;
+  /** Limits concurrent calls (bulkhead). */
+  bulkhead?: Limiter;
+  /** Methods that may safely run more than once: `'Service.method'` names or a predicate. */
+  idempotent?: readonly string[] | ((service: string, method: string) => boolean);
+}
+
+/** A mini-rpc client. */
+export interface Client {
+  /** Calls `service.method(args)` and resolves with its result; rejects with RpcError. */
+  call<TRes = unknown>(service: string, method: string, args?: unknown, options?: CallOptions): Promise<TRes>;
+  /** Starts a call and returns at once; await `call.done`, or read `settled`/`result`/`error` later. */
+  go<TRes = unknown>(service: string, method: string, args?: unknown, options?: CallOptions): Call<TRes>;
+  /** A typed proxy for a service: `client.service<Arith>('Arith').add({ a, b })`. */
+  service<T>(name: string, defaults?: CallOptions): ServiceProxy<T>;
+  /** Pool counters summed over every server address. */
+  stats(): PoolStats;
+  /** Closes every connection; calls still pending fail with Unavailable. */
+  close(): Promise<void>;
+}
+
+interface MethodEntry {
+  readonly raw: Uint8Array;
+  readonly requestSchema: CodecSchema;
+  readonly responseSchema: CodecSchema;
+}
+
+/** A round-robin picker used when no balancer is given. */
+const defaultBalancer = (): Balancer => {
+  let i = 0;
+  return {
+    name: 'round-robin',
+    pick(instances) {
+      const inst = instances[i++ % instances.length];
+      if (inst === undefined) throw new RpcError(Code.Unavailable, 'no instance to call');
+      return inst;
+    },
+  };
+};
+
+const sleep = (ms: number, signal: AbortSignal | undefined): Promise<void> =>
+  new Promise((resolve, reject) => {
+    if (ms <= 0) return resolve();
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(RpcError.from(signal?.reason, Code.Cancelled));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+
+/**
+ * Creates a client: one server by `address`, or any number by `registry` + `balancer`.
+ *
+ * @example
+ * ```ts
+ * const client = createClient({ address: '127.0.0.1:4000' });
+ * const arith = client.service<Arith>('Arith');
+ * console.log(await arith.add({ a: 1, b: 2 }));
+ * ```
+ */
+export function createClient(options: ClientOptions): Client {
+  return new RpcClient(options);
+}
+
+class RpcClient implements Client {
+  private readonly options: ClientOptions;
+  private readonly codec: Codec;
+  private readonly timeoutMs: number;
+  private readonly methods = new Map<string, Map<string, MethodEntry>>();
+  private readonly pools = new Map<string, ConnectionPool>();
+  private readonly direct: ConnectionPool | undefined;
+  private readonly directory: ServiceDirectory | undefined;
+  private readonly balancer: Balancer;
+  private readonly pipeline: CallNext;
+  private readonly isIdempotent: (service: string, method: string) => boolean;
+  private readonly addressUsers = new Map<string, Set<string>>();
+  private nextId = 0;
+  private closed = false;
+
+  constructor(options: ClientOptions) {
+    if (options.address === undefined && options.registry === undefined) {
+      throw new TypeError('createClient: give an address or a registry');
+    }
+    this.options = options;
+    this.codec = options.codec ?? msgpackCodec;
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.balancer = options.balancer ?? defaultBalancer();
+    const idem = options.idempotent;
+    this.isIdempotent =
+      typeof idem === 'function'
+        ? idem
+        : idem === undefined
+          ? () => false
+          : (s, m) => idem.includes(`${s}.${m}`);
+    if (options.address !== undefined) {
+      const { host, port } = parseAddress(options.address);
+      this.direct = this.poolFor(host, port);
+    }
+    if (options.registry !== undefined && options.address === undefined) {
+      this.directory = new ServiceDirectory(options.registry, (_service, added, removed) =>
+        this.onInstances(added, removed),
+      );
+    }
+    const terminal: CallNext = (call) => this.execute(call, undefined);
+    this.pipeline = (options.interceptors ?? []).reduceRight<CallNext>(
+      (next, interceptor) => interceptor(next),
+      terminal,
+    );
+  }
+
+  call<TRes>(service: string, method: string, args?: unknown, options?: CallOptions): Promise<TRes> {
+    return this.invoke(service, method, args, options) as Promise<TRes>;
+  }
+
+  go<TRes>(service: string, method: string, args?: unknown, options: CallOptions = {}): Call<TRes> {
+    return createCall<TRes>(
+      service,
+      method,
+      args,
+      options,
+      (opts) => this.invoke(service, method, args, opts) as Promise<TRes>,
+    );
+  }
+
+  service<T>(name: string, defaults?: CallOptions): ServiceProxy<T> {
+    const cache = new Map<string, (args?: unknown, options?: CallOptions) => Promise<unknown>>();
+    return new Proxy(Object.create(null) as object, {
+      get: (_target, key) => {
+        if (typeof key !== 'string' || key === 'then') return undefined;
+        let fn = cache.get(key);
+        if (fn === undefined) {
+          fn = (args?: unknown, options?: CallOptions) =>
+            this.invoke(name, key, args, defaults === undefined ? options : { ...defaults, ...options });
+          cache.set(key, fn);
+        }
+        return fn;
+      },
+    }) as ServiceProxy<T>;
+  }
+
+  stats(): PoolStats {
+    const total: PoolStats = { created: 0, reused: 0, active: 0, idle: 0, reuseRatio: 0 };
+    for (const pool of this.pools.values()) {
+      const s = pool.stats();
+      total.created += s.created;
+      total.reused += s.reused;
+      total.active += s.active;
+      total.idle += s.idle;
+    }
+    const n = total.created + total.reused;
+    total.reuseRatio = n === 0 ? 0 : total.reused / n;
+    return total;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.directory?.close();
+    for (const pool of this.pools.values()) pool.close(new RpcError(Code.Unavailable, 'client closed'));
+    this.pools.clear();
+  }
+
+  private invoke(
+    service: string,
+    method: string,
+    args: unknown,
+    options: CallOptions | undefined,
+  ): Promise<unknown> {
+    if (this.closed) return Promise.reject(new RpcError(Code.Unavailable, 'client closed'));
+    const timeoutMs = options?.timeoutMs ?? this.timeoutMs;
+    let deadline = Date.now() + timeoutMs;
+    if (options?.deadline !== undefined && options.deadline < deadline) deadline = options.deadline;
+    const metadata = options?.metadata;
+    if (metadata !== undefined) {
+      for (const key in metadata) {
+        if (key.startsWith(RESERVED_PREFIX)) {
+          return Promise.reject(new RpcError(Code.InvalidArgument, `metadata key '${key}' is reserved`));
+        }
+      }
+    }
+    const call: CallRequest = {
+      service,
+      method,
+      args,
+      metadata: metadata === undefined ? {} : { ...metadata },
+      deadline,
+      signal: options?.signal,
+      idempotent: options?.idempotent ?? this.isIdempotent(service, method),
+    };
+    if (options?.codec === undefined) return this.pipeline(call);
+    // A per-call codec bypasses the shared pipeline closure only in how the terminal step encodes.
+    return this.runWithCodec(call, options.codec);
+  }
+
+  private runWithCodec(call: CallRequest, codec: Codec): Promise<unknown> {
+    const terminal: CallNext = (c) => this.execute(c, codec);
+    const chain = (this.options.interceptors ?? []).reduceRight<CallNext>((next, i) => i(next), terminal);
+    return chain(call);
+  }
+
+  /** The resilience pipeline: retry → pick (skip open breakers) → breaker → bulkhead → send. */
+  private async execute(call: CallRequest, codec: Codec | undefined): Promise<unknown> {
+    const retry = this.options.retry;
+    retry?.onCall();
+    const tried: string[] = [];
+    for (let attempt = 1; ; attempt++) {
+      let target: string | undefined;
+      try {
+        return await this.attempt(call, codec ?? this.codec, tried, (t) => {
+          target = t;
+        });
+      } catch (err) {
+        const error = RpcError.from(err, Code.Unknown);
+        if (target !== undefined) tried.push(target);
+        const remainingMs = (call.deadline ?? Number.POSITIVE_INFINITY) - Date.now();
+        if (remainingMs <= 0 || this.closed || call.signal?.aborted) throw error;
+        const unprocessed = isUnprocessed(error);
+        if (!unprocessed && !call.idempotent) throw error;
+        let delay: number;
+        if (retry !== undefined) delay = retry.nextDelay({ attempt, error, remainingMs });
+        else {
+          // Without a policy, only calls that certainly never ran fail over, at once, to other instances.
+          delay = unprocessed && this.directory !== undefined && attempt <= 2 ? 0 : -1;
+        }
+        if (delay < 0 || delay >= remainingMs) throw error;
+        await sleep(delay, call.signal);
+      }
+    }
+  }
+
+  private async attempt(
+    call: CallRequest,
+    codec: Codec,
+    tried: readonly string[],
+    onTarget: (id: string) => void,
+  ): Promise<unknown> {
+    if (this.direct !== undefined) return this.sendVia(this.direct, call, codec);
+    const directory = this.directory as ServiceDirectory;
+    const remaining = (call.deadline ?? Date.now() + this.timeoutMs) - Date.now();
+    const all = directory.peek(call.service) ?? (await directory.instances(call.service, remaining));
+    const breakers = this.options.breakers;
+    let candidates = all.filter(
+      (i) =>
+        (breakers === undefined || breakers(i.id).state !== 'open') && this.poolFor(i.host, i.port).healthy,
+    );
+    if (tried.length > 0 && candidates.some((i) => !tried.includes(i.id))) {
+      candidates = candidates.filter((i) => !tried.includes(i.id));
+    }
+    if (candidates.length === 0) {
+      const why =
+        all.length === 0 ? 'no instances registered' : 'every instance is unavailable (down or circuit open)';
+      throw new RpcError(Code.Unavailable, `${call.service}: ${why}`);
+    }
+    let instance: ServiceInstance | undefined;
+    const breakerFor = breakers === undefined ? undefined : breakers;
+    for (let n = 0; n < candidates.length && instance === undefined; n++) {
+      const pick = this.balancer.pick(candidates, call);
+      if (breakerFor === undefined || breakerFor(pick.id).allowRequest()) instance = pick;
+      else candidates = candidates.filter((c) => c.id !== pick.id);
+      if (candidates.length === 0) break;
+    }
+    if (instance === undefined)
+      throw new RpcError(
+        Code.Unavailable,
+        `${call.service}: every instance is refusing calls (circuit open)`,
+      );
+    onTarget(instance.id);
+    const breaker = breakerFor?.(instance.id);
+    const bulkhead = this.options.bulkhead;
+    const release = bulkhead === undefined ? undefined : await bulkhead.acquire(call.signal);
+    const started = performance.now();
+    this.balancer.onStart?.(instance);
+    try {
+      const result = await this.sendVia(this.poolFor(instance.host, instance.port), call, codec);
+      breaker?.recordSuccess();
+      this.balancer.onEnd?.(instance, { code: Code.OK, latencyMs: performance.now() - started });
+      return result;
+    } catch (err) {
+      const code = err instanceof RpcError ? err.code : Code.Unknown;
+      breaker?.recordFailure(code);
+      this.balancer.onEnd?.(instance, { code, latencyMs: performance.now() - started });
+      throw err;
+    } finally {
+      release?.();
+    }
+  }
+
+  /** Encodes and sends one request on a pooled connection; resolves with the decoded result. */
+  private sendVia(pool: ConnectionPool, call: CallRequest, codec: Codec): Promise<unknown> {
+    const conn = pool.tryGet();
+    if (conn !== undefined) return this.sendOn(conn, call, codec);
+    return pool.get(call.signal).then((c) => this.sendOn(c, call, codec));
+  }
+
+  private sendOn(conn: ClientConnection, call: CallRequest, codec: Codec): Promise<unknown> {
+    const entry = this.methodEntry(call.service, call.method);
+    const timeoutMs = call.deadline === undefined ? this.timeoutMs : call.deadline - Date.now();
+    if (timeoutMs <= 0)
+      return Promise.reject(
+        new RpcError(Code.DeadlineExceeded, 'deadline exceeded before the call was sent'),
+      );
+    if (call.signal?.aborted) return Promise.reject(RpcError.from(call.signal.reason, Code.Cancelled));
+    let payload: Uint8Array;
+    try {
+      payload = codec.encode(call.args, entry.requestSchema);
+    } catch (err) {
+      return Promise.reject(
+        new RpcError(Code.InvalidArgument, `arguments do not encode: ${(err as Error).message}`, {
+          cause: err,
+        }),
+      );
+    }
+    this.nextId = this.nextId >= 0x1f_ffff_ffff_ffff ? 1 : this.nextId + 1;
+    const exchange = new Exchange(this.nextId, conn, codec, entry.responseSchema, timeoutMs, call.signal);
+    const metadata: Metadata = call.metadata;
+    metadata[MetadataKey.Timeout] = String(Math.ceil(timeoutMs));
+    try {
+      conn.send(exchange, {
+        type: FrameType.Request,
+        codec: codec.id,
+        id: exchange.id,
+        rawMetadata: entry.raw,
+        metadata,
+        payload,
+      });
+    } catch (err) {
+      exchange.reject(RpcError.from(err, Code.Unavailable));
+    }
+    return exchange.promise;
+  }
+
+  private methodEntry(service: string, method: string): MethodEntry {
+    let table = this.methods.get(service);
+    if (table === undefined) {
+      table = new Map();
+      this.methods.set(service, table);
+    }
+    let entry = table.get(method);
+    if (entry === undefined) {
+      entry = {
+        raw: encodeMetadata({ [MetadataKey.Service]: service, [MetadataKey.Method]: method }),
+        requestSchema: { service, method, kind: 'request' },
+        responseSchema: { service, method, kind: 'response' },
+      };
+      table.set(method, entry);
+    }
+    return entry;
+  }
+
+  private poolFor(host: string, port: number): ConnectionPool {
+    const key = `${host}:${port}`;
+    let pool = this.pools.get(key);
+    if (pool === undefined) {
+      const connect: ConnectOptions = {
+        host,
+        port,
+        connectTimeoutMs: this.options.connectTimeoutMs ?? 3_000,
+        heartbeatIntervalMs: this.options.heartbeatIntervalMs ?? 5_000,
+        readTimeoutMs: this.options.readTimeoutMs ?? 15_000,
+        ...(this.options.tls === undefined ? {} : { tls: this.options.tls }),
+      };
+      pool = new ConnectionPool(connect, this.options.pool);
+      this.pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  /** Follows registry changes. Instances that left: their connections drain (in-flight calls finish), then close. */
+  private onInstances(added: readonly ServiceInstance[], removed: readonly ServiceInstance[]): void {
+    for (const inst of added) {
+      const key = `${inst.host}:${inst.port}`;
+      let users = this.addressUsers.get(key);
+      if (users === undefined) {
+        users = new Set();
+        this.addressUsers.set(key, users);
+      }
+      users.add(inst.id);
+    }
+    for (const inst of removed) {
+      const key = `${inst.host}:${inst.port}`;
+      const users = this.addressUsers.get(key);
+      users?.delete(inst.id);
+      if (users !== undefined && users.size > 0) continue;
+      const pool = this.pools.get(key);
+      if (pool === undefined) continue;
+      this.pools.delete(key);
+      pool.drain();
+    }
+  }
+}
+
+/** Parses `host:port` (IPv6 as `[::1]:port`). */
+export function parseAddress(address: string | { host: string; port: number }): {
+  host: string;
+  port: number;
+} {
+  if (typeof address !== 'string') return address;
+  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(address);
+  if (m === null) throw new TypeError(`invalid address '${address}': expected host:port`);
+  return { host: m[1] as string, port: Number(m[2]) };
+}

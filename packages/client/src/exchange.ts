@@ -1,0 +1,79 @@
+import type { Codec, CodecSchema } from '@mini-rpc/codec';
+import { Code, RpcError } from '@mini-rpc/protocol';
+import type { ClientConnection, PendingCall } from './client-connection.js';
+
+function onTimeout(exchange: Exchange): void {
+  exchange.expire();
+}
+
+/**
+ * One request/response exchange on one connection. It is its own timer argument and abort listener
+ * (`handleEvent`), so a call allocates this object and its promise, and no closures.
+ */
+export class Exchange implements PendingCall {
+  readonly id: number;
+  readonly codec: Codec;
+  readonly responseSchema: CodecSchema;
+  private readonly conn: ClientConnection;
+  private readonly signal: AbortSignal | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private done = false;
+  private onResolve!: (value: unknown) => void;
+  private onReject!: (error: RpcError) => void;
+  readonly promise: Promise<unknown>;
+
+  constructor(
+    id: number,
+    conn: ClientConnection,
+    codec: Codec,
+    responseSchema: CodecSchema,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ) {
+    this.id = id;
+    this.conn = conn;
+    this.codec = codec;
+    this.responseSchema = responseSchema;
+    this.signal = signal;
+    this.promise = new Promise<unknown>((resolve, reject) => {
+      this.onResolve = resolve;
+      this.onReject = reject;
+    });
+    if (Number.isFinite(timeoutMs)) this.timer = setTimeout(onTimeout, timeoutMs, this);
+    signal?.addEventListener('abort', this);
+  }
+
+  resolve(value: unknown): void {
+    if (this.finish()) this.onResolve(value);
+  }
+
+  reject(error: RpcError): void {
+    if (this.finish()) this.onReject(error);
+  }
+
+  /** The deadline passed: stop waiting, tell the server. */
+  expire(): void {
+    this.timer = undefined;
+    if (this.done) return;
+    this.conn.cancel(this.id);
+    this.reject(new RpcError(Code.DeadlineExceeded, 'deadline exceeded waiting for the response'));
+  }
+
+  /** The caller's signal aborted. */
+  handleEvent(): void {
+    if (this.done) return;
+    this.conn.cancel(this.id);
+    const reason: unknown = this.signal?.reason;
+    this.reject(
+      reason instanceof RpcError ? reason : RpcError.from(reason ?? new Error('aborted'), Code.Cancelled),
+    );
+  }
+
+  private finish(): boolean {
+    if (this.done) return false;
+    this.done = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.signal?.removeEventListener('abort', this);
+    return true;
+  }
+}

@@ -1,0 +1,228 @@
+import { Code, RpcError } from '@mini-rpc/protocol';
+import type { ConnectOptions } from '@mini-rpc/transport';
+import { ClientConnection } from './client-connection.js';
+import { markUnprocessed } from './unprocessed.js';
+
+/** Settings of a connection pool to one address. */
+export interface PoolOptions {
+  /** Most connections open at once. One multiplexed connection is enough for most loads. Default 1. */
+  maxActive?: number;
+  /** Most idle connections kept (an idle connection has no call in flight). Default `maxActive`. */
+  maxIdle?: number;
+  /** Idle connections beyond `maxIdle`, or any idle longer than this, are closed, ms. Default 60,000. */
+  idleTimeoutMs?: number;
+  /** A new connection is opened when every open one carries at least this many calls. Default 128. */
+  callsPerConnection?: number;
+  /** First reconnect delay after a failed connect, ms; doubles up to `maxBackoffMs`. Default 50. */
+  initialBackoffMs?: number;
+  /** Default 2,000. */
+  maxBackoffMs?: number;
+}
+
+/** Counters of a pool (or the sum over pools). */
+export interface PoolStats {
+  /** Connections opened. */
+  created: number;
+  /** Times `get()` returned an already open connection. */
+  reused: number;
+  /** Connections with calls in flight. */
+  active: number;
+  /** Open connections without calls. */
+  idle: number;
+  /** reused ÷ (reused + created): near 1 in a steady workload. */
+  reuseRatio: number;
+}
+
+/**
+ * A pool of multiplexed connections to one address (the seed's ConnPool: factory, maxIdle, maxActive,
+ * get/put/close). `get()` returns the least-loaded open connection and opens another only when all carry
+ * `callsPerConnection` calls and fewer than `maxActive` exist. Broken connections leave the pool at once;
+ * after a failed connect, new connects wait a capped exponential backoff and calls fail fast meanwhile.
+ */
+export class ConnectionPool {
+  readonly address: string;
+  private readonly connectOptions: ConnectOptions;
+  private readonly maxActive: number;
+  private readonly maxIdle: number;
+  private readonly idleTimeoutMs: number;
+  private readonly callsPerConnection: number;
+  private readonly initialBackoffMs: number;
+  private readonly maxBackoffMs: number;
+  private readonly open: ClientConnection[] = [];
+  private connecting: Promise<ClientConnection> | undefined;
+  private backoffMs = 0;
+  private retryAt = 0;
+  private lastError: RpcError | undefined;
+  private closed = false;
+  private draining = false;
+  private sweeper: NodeJS.Timeout | undefined;
+  created = 0;
+  reused = 0;
+
+  constructor(connectOptions: ConnectOptions, options: PoolOptions = {}) {
+    this.connectOptions = connectOptions;
+    this.address = `${connectOptions.host}:${connectOptions.port}`;
+    this.maxActive = Math.max(1, options.maxActive ?? 1);
+    this.maxIdle = options.maxIdle ?? this.maxActive;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
+    this.callsPerConnection = options.callsPerConnection ?? 128;
+    this.initialBackoffMs = options.initialBackoffMs ?? 50;
+    this.maxBackoffMs = options.maxBackoffMs ?? 2_000;
+  }
+
+  /** Calls in flight over all connections of this pool. */
+  get inFlight(): number {
+    let n = 0;
+    for (const c of this.open) n += c.pending.size;
+    return n;
+  }
+
+  /** An open connection synchronously, when one is usable without connecting (the hot path). */
+  tryGet(): ClientConnection | undefined {
+    let best: ClientConnection | undefined;
+    for (const c of this.open) {
+      if (c.retired) continue;
+      if (best === undefined || c.pending.size < best.pending.size) best = c;
+    }
+    if (best === undefined) return undefined;
+    if (best.pending.size >= this.callsPerConnection && this.open.length < this.maxActive) return undefined;
+    this.reused++;
+    return best;
+  }
+
+  /** A connection to send on: an open one, or a new one. Rejects with Unavailable (marked unprocessed). */
+  get(signal?: AbortSignal): Promise<ClientConnection> {
+    const ready = this.tryGet();
+    if (ready !== undefined) return Promise.resolve(ready);
+    if (this.closed || this.draining) {
+      return Promise.reject(
+        markUnprocessed(new RpcError(Code.Unavailable, `pool for ${this.address} is closed`)),
+      );
+    }
+    if (this.connecting !== undefined) return this.connecting;
+    const now = Date.now();
+    if (now < this.retryAt) {
+      const last = this.lastError?.rawMessage ?? 'connect failed';
+      return Promise.reject(
+        markUnprocessed(
+          new RpcError(Code.Unavailable, `${this.address}: ${last} (next try in ${this.retryAt - now} ms)`),
+        ),
+      );
+    }
+    this.connecting = this.connect(signal).finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  /** Whether a call could be sent right now without waiting for a backoff. */
+  get healthy(): boolean {
+    return (
+      !this.closed && !this.draining && (this.open.some((c) => !c.retired) || Date.now() >= this.retryAt)
+    );
+  }
+
+  stats(): PoolStats {
+    let active = 0;
+    let idle = 0;
+    for (const c of this.open) {
+      if (c.pending.size > 0) active++;
+      else idle++;
+    }
+    const total = this.reused + this.created;
+    return {
+      created: this.created,
+      reused: this.reused,
+      active,
+      idle,
+      reuseRatio: total === 0 ? 0 : this.reused / total,
+    };
+  }
+
+  /** Lets calls in flight finish, then closes every connection (an instance left the registry). */
+  drain(): void {
+    this.draining = true;
+    for (const c of [...this.open]) c.retire();
+    this.stopSweeper();
+  }
+
+  /** Closes every connection now; their pending calls fail with `error`. */
+  close(error = new RpcError(Code.Unavailable, 'client closed')): void {
+    this.closed = true;
+    this.stopSweeper();
+    for (const c of [...this.open]) c.destroy(error);
+    this.open.length = 0;
+  }
+
+  private async connect(signal?: AbortSignal): Promise<ClientConnection> {
+    try {
+      const options = signal === undefined ? this.connectOptions : { ...this.connectOptions, signal };
+      const conn = await ClientConnection.open(options, {
+        onRetire: (c) => this.remove(c),
+        onIdle: () => this.onIdle(),
+      });
+      this.created++;
+      this.backoffMs = 0;
+      this.retryAt = 0;
+      this.lastError = undefined;
+      if (this.closed || this.draining) {
+        conn.retire();
+        throw markUnprocessed(new RpcError(Code.Unavailable, `pool for ${this.address} is closed`));
+      }
+      this.open.push(conn);
+      this.startSweeper();
+      return conn;
+    } catch (err) {
+      const error = RpcError.from(err, Code.Unavailable);
+      if (error.code !== Code.Cancelled) {
+        this.backoffMs = Math.min(
+          this.maxBackoffMs,
+          this.backoffMs === 0 ? this.initialBackoffMs : this.backoffMs * 2,
+        );
+        this.retryAt = Date.now() + this.backoffMs;
+        this.lastError = error;
+      }
+      // The request was never written: safe to retry anywhere.
+      throw markUnprocessed(error);
+    }
+  }
+
+  private remove(conn: ClientConnection): void {
+    const i = this.open.indexOf(conn);
+    if (i >= 0 && conn.closed) this.open.splice(i, 1);
+    if (this.open.length === 0) this.stopSweeper();
+  }
+
+  private onIdle(): void {
+    // Retired connections that have nothing left in flight close themselves (the server ends them);
+    // here we only trim idle connections over maxIdle.
+    let idle = 0;
+    for (const c of this.open) if (!c.retired && c.pending.size === 0) idle++;
+    if (idle <= this.maxIdle) return;
+    for (const c of this.open) {
+      if (idle <= this.maxIdle) break;
+      if (!c.retired && c.pending.size === 0) {
+        c.retire();
+        idle--;
+      }
+    }
+  }
+
+  private startSweeper(): void {
+    if (this.sweeper !== undefined || !Number.isFinite(this.idleTimeoutMs) || this.idleTimeoutMs <= 0) return;
+    this.sweeper = setInterval(
+      () => {
+        const cutoff = Date.now() - this.idleTimeoutMs;
+        for (const c of [...this.open])
+          if (!c.retired && c.pending.size === 0 && c.idleSince < cutoff) c.retire();
+      },
+      Math.max(100, Math.floor(this.idleTimeoutMs / 2)),
+    );
+    this.sweeper.unref();
+  }
+
+  private stopSweeper(): void {
+    if (this.sweeper !== undefined) clearInterval(this.sweeper);
+    this.sweeper = undefined;
+  }
+}

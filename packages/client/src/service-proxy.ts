@@ -1,0 +1,26 @@
+import type { CallOptions } from './call-options.js';
+
+type Method = (...args: never[]) => unknown;
+
+/**
+ * The client-side view of a server class `T`: each public method `(args, ctx) => R` becomes
+ * `(args, options?) => Promise<Awaited<R>>`. Inferred with `import type` from the server's class, no
+ * code generation. Names starting with `_` are not exposed.
+ *
+ * @example
+ * ```ts
+ * import type { Arith } from './arith.js';
+ * const arith: ServiceProxy<Arith> = client.service<Arith>('Arith');
+ * const sum = await arith.add({ a: 1, b: 2 }); // number
+ * ```
+ */
+export type ServiceProxy<T> = {
+  readonly [K in keyof T as K extends `_${string}` ? never : T[K] extends Method ? K : never]: T[K] extends (
+    args: infer A,
+    ...rest: never[]
+  ) => infer R
+    ? undefined extends A
+      ? (args?: A, options?: CallOptions) => Promise<Awaited<R>>
+      : (args: A, options?: CallOptions) => Promise<Awaited<R>>
+    : never;
+};

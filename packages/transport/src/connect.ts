@@ -1,0 +1,75 @@
+import type { Socket } from 'node:net';
+import { connect as netConnect } from 'node:net';
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import { connect as tlsConnect } from 'node:tls';
+import { Code, RpcError } from '@mini-rpc/protocol';
+import type { Connection, ConnectionHandlers, ConnectionOptions } from './connection.js';
+import { createConnection } from './connection.js';
+import { toRpcError } from './socket-error.js';
+
+/** Where and how to connect. */
+export interface ConnectOptions extends ConnectionOptions {
+  host: string;
+  port: number;
+  /** Give up connecting after this long, ms. Default 3,000. */
+  connectTimeoutMs?: number;
+  /** Connect with TLS using these `node:tls` options (ca, cert, key, servername, …). */
+  tls?: TlsConnectionOptions;
+  /** Aborting stops a pending connect with Cancelled. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Opens a TCP (or TLS) connection and resolves with a framed {@link Connection} once it is ready.
+ * Rejects with RpcError: Unavailable (refused, reset, timed out), Unauthenticated (TLS certificate
+ * rejected), Cancelled (signal aborted).
+ *
+ * @example
+ * ```ts
+ * const conn = await connect({ host: '127.0.0.1', port: 4000 }, { onFrame: (f) => console.log(f.id) });
+ * ```
+ */
+export function connect(options: ConnectOptions, handlers: ConnectionHandlers): Promise<Connection> {
+  const timeoutMs = options.connectTimeoutMs ?? 3_000;
+  return new Promise<Connection>((resolve, reject) => {
+    const target = `${options.host}:${options.port}`;
+    let socket: Socket;
+    const ready = options.tls === undefined ? 'connect' : 'secureConnect';
+    if (options.tls === undefined) {
+      socket = netConnect({ host: options.host, port: options.port, allowHalfOpen: true, noDelay: true });
+    } else {
+      socket = tlsConnect({
+        servername: options.host,
+        ...options.tls,
+        host: options.host,
+        port: options.port,
+      });
+      socket.allowHalfOpen = true;
+    }
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      socket.removeListener('error', onError);
+      socket.removeListener(ready, onReady);
+      options.signal?.removeEventListener('abort', onAbort);
+    };
+    const fail = (error: RpcError): void => {
+      cleanup();
+      socket.destroy();
+      reject(error);
+    };
+    const onError = (err: Error): void => fail(toRpcError(err, `connect ${target}`));
+    const onAbort = (): void => fail(new RpcError(Code.Cancelled, `connect ${target}: aborted`));
+    const onReady = (): void => {
+      cleanup();
+      resolve(createConnection(socket, handlers, options));
+    };
+    const timer = setTimeout(
+      () => fail(new RpcError(Code.Unavailable, `connect ${target}: timed out after ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    socket.once('error', onError);
+    socket.once(ready, onReady);
+    if (options.signal?.aborted) onAbort();
+    else options.signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,334 @@
+import type { Socket } from 'node:net';
+import type { Frame, FrameDecoder, OutgoingFrame } from '@mini-rpc/protocol';
+import {
+  Code,
+  createFrameDecoder,
+  DEFAULT_MAX_METADATA,
+  DEFAULT_MAX_PAYLOAD,
+  FrameType,
+  MetadataKey,
+  maxFrameSize,
+  ProtocolError,
+  RpcError,
+  writeFrame,
+} from '@mini-rpc/protocol';
+import { toRpcError } from './socket-error.js';
+
+/** Settings of one connection; every field has a safe default. */
+export interface ConnectionOptions {
+  /** Largest payload accepted from the peer and sent to it, bytes. Default 4 MiB. */
+  maxPayload?: number;
+  /** Largest metadata block accepted from the peer, bytes. Default 64 KiB. */
+  maxMetadata?: number;
+  /** Send a Heartbeat after this long without writing anything, ms. 0 disables heartbeats. Default 5,000. */
+  heartbeatIntervalMs?: number;
+  /** Declare the peer dead and close after this long without reading a byte, ms. 0 disables. Default 15,000. */
+  readTimeoutMs?: number;
+  /** Close when the socket has not drained for this long while frames wait, ms. 0 disables. Default 15,000. */
+  writeTimeoutMs?: number;
+  /** Bytes that may wait for the socket to drain before `send` fails with ResourceExhausted. Default 16 MiB. */
+  maxQueuedBytes?: number;
+}
+
+/** Callbacks of a connection. They are called synchronously from socket events and must not throw. */
+export interface ConnectionHandlers {
+  /** A frame arrived (not Heartbeats: those only refresh liveness). The payload may view a shared chunk. */
+  onFrame(frame: Frame, connection: Connection): void;
+  /** The connection is closed; `error` says why unless it was closed cleanly. Called exactly once. */
+  onClose?(error: RpcError | undefined, connection: Connection): void;
+  /** The write queue drained after `writable` was false. */
+  onDrain?(connection: Connection): void;
+  /**
+   * The peer finished sending (half-close). Default: end this side too once queued frames are out. A server
+   * overrides it to end only after its in-flight calls have answered.
+   */
+  onEnd?(connection: Connection): void;
+}
+
+/** A framed, full-duplex connection over one TCP or TLS socket. */
+export interface Connection {
+  /** Process-unique id, for logs and pools. */
+  readonly id: number;
+  /** `host:port` of the peer. */
+  readonly remoteAddress: string;
+  readonly closed: boolean;
+  /** False while the socket pushes back; callers should hold new work until `onDrain`. */
+  readonly writable: boolean;
+  /** Bytes queued but not yet handed to the socket. */
+  readonly queuedBytes: number;
+  /**
+   * Queues a frame; all frames queued in one event-loop turn leave in one socket write.
+   * Throws RpcError(Unavailable) when closed, ResourceExhausted when the queue is full or the payload is
+   * over the limit.
+   */
+  send(frame: OutgoingFrame): void;
+  /** Queues a GoAway frame (status OK means a graceful drain); the connection stays open for answers. */
+  goAway(code: Code, message: string): void;
+  /** Flushes what is queued, ends the socket and resolves when it is closed. */
+  end(): Promise<void>;
+  /** Destroys the socket at once; queued frames are dropped. */
+  close(error?: RpcError): void;
+}
+
+let nextConnectionId = 1;
+
+/**
+ * Wraps a connected socket (client or server side) into a framed {@link Connection}.
+ *
+ * @example
+ * ```ts
+ * const conn = createConnection(socket, { onFrame: (frame) => handle(frame) }, { heartbeatIntervalMs: 5000 });
+ * conn.send({ type: FrameType.Heartbeat, codec: 0, id: 0 });
+ * ```
+ */
+export function createConnection(
+  socket: Socket,
+  handlers: ConnectionHandlers,
+  options: ConnectionOptions = {},
+): Connection {
+  return new FramedConnection(socket, handlers, options);
+}
+
+class FramedConnection implements Connection {
+  readonly id = nextConnectionId++;
+  readonly remoteAddress: string;
+  closed = false;
+  writable = true;
+  queuedBytes = 0;
+
+  private readonly socket: Socket;
+  private readonly handlers: ConnectionHandlers;
+  private readonly decoder: FrameDecoder;
+  private readonly maxPayload: number;
+  private readonly maxQueuedBytes: number;
+  private readonly heartbeatMs: number;
+  private readonly readTimeoutMs: number;
+  private readonly writeTimeoutMs: number;
+  private queue: OutgoingFrame[] = [];
+  private flushScheduled = false;
+  private draining = false;
+  private drainSince = 0;
+  private lastRead = Date.now();
+  private lastWrite = Date.now();
+  private timer: NodeJS.Timeout | undefined;
+  private endPromise: Promise<void> | undefined;
+  private readonly flushBound = (): void => this.flush();
+
+  constructor(socket: Socket, handlers: ConnectionHandlers, options: ConnectionOptions) {
+    this.socket = socket;
+    this.handlers = handlers;
+    this.remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+    this.maxQueuedBytes = options.maxQueuedBytes ?? 16 * 1024 * 1024;
+    this.heartbeatMs = options.heartbeatIntervalMs ?? 5_000;
+    this.readTimeoutMs = options.readTimeoutMs ?? 15_000;
+    this.writeTimeoutMs = options.writeTimeoutMs ?? 15_000;
+    this.decoder = createFrameDecoder((frame) => this.receive(frame), {
+      maxPayload: this.maxPayload,
+      maxMetadata: options.maxMetadata ?? DEFAULT_MAX_METADATA,
+    });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.onSocketDrain());
+    socket.on('error', (err) => this.close(toRpcError(err)));
+    socket.on('end', () => this.onEnd());
+    socket.on('close', () =>
+      this.close(this.endPromise ? undefined : new RpcError(Code.Unavailable, 'connection closed by peer')),
+    );
+    const tick = Math.min(
+      this.heartbeatMs || Number.POSITIVE_INFINITY,
+      this.readTimeoutMs || Number.POSITIVE_INFINITY,
+      this.writeTimeoutMs || Number.POSITIVE_INFINITY,
+    );
+    if (Number.isFinite(tick)) {
+      // One coarse timer per connection (never per call): liveness is judged at a quarter of the smallest period.
+      this.timer = setInterval(() => this.onTimer(), Math.max(10, Math.floor(tick / 4)));
+      this.timer.unref();
+    }
+  }
+
+  send(frame: OutgoingFrame): void {
+    if (this.closed || this.endPromise !== undefined) {
+      throw new RpcError(Code.Unavailable, `connection to ${this.remoteAddress} is closed`);
+    }
+    const size = frame.payload?.length ?? 0;
+    if (size > this.maxPayload) {
+      throw new RpcError(
+        Code.ResourceExhausted,
+        `payload of ${size} bytes exceeds the limit of ${this.maxPayload}`,
+      );
+    }
+    if (this.queuedBytes + size > this.maxQueuedBytes && this.queue.length > 0) {
+      throw new RpcError(
+        Code.ResourceExhausted,
+        `write queue to ${this.remoteAddress} is full (${this.queuedBytes} bytes)`,
+      );
+    }
+    this.queue.push(frame);
+    this.queuedBytes += size;
+    if (!this.flushScheduled && !this.draining) {
+      this.flushScheduled = true;
+      // setImmediate, not nextTick: frames produced by promise continuations in this turn join the batch.
+      setImmediate(this.flushBound);
+    }
+  }
+
+  goAway(code: Code, message: string): void {
+    if (this.closed || this.endPromise !== undefined) return;
+    const metadata =
+      code === Code.OK
+        ? { [MetadataKey.Message]: message }
+        : { [MetadataKey.Status]: String(code), [MetadataKey.Message]: message };
+    this.send({ type: FrameType.GoAway, codec: 0, id: 0, metadata });
+  }
+
+  end(): Promise<void> {
+    if (this.endPromise !== undefined) return this.endPromise;
+    this.endPromise = new Promise<void>((resolve) => {
+      if (this.closed) return resolve();
+      this.socket.once('close', () => resolve());
+      // While the socket pushes back, onSocketDrain flushes the rest and ends it.
+      if (!this.draining) {
+        this.flush();
+        this.socket.end();
+      }
+      // A peer that never reads must not keep us open forever.
+      const guard = setTimeout(() => this.socket.destroy(), this.writeTimeoutMs || 5_000);
+      guard.unref();
+      this.socket.once('close', () => clearTimeout(guard));
+    });
+    return this.endPromise;
+  }
+
+  /**
+   * Fails the connection because of what the peer sent: callers learn at once (onClose), the peer gets a
+   * GoAway saying why, and the socket lingers briefly so that GoAway is not lost to a reset.
+   */
+  private fail(error: RpcError): void {
+    if (this.closed) return;
+    this.queue = [
+      {
+        type: FrameType.GoAway,
+        codec: 0,
+        id: 0,
+        metadata: { [MetadataKey.Status]: String(error.code), [MetadataKey.Message]: error.rawMessage },
+      },
+    ];
+    this.draining = false;
+    this.flush();
+    this.socket.end();
+    const socket = this.socket;
+    const linger = setTimeout(() => socket.destroy(), 1_000);
+    linger.unref();
+    socket.once('close', () => clearTimeout(linger));
+    this.closed = true;
+    this.writable = false;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.queue = [];
+    this.queuedBytes = 0;
+    this.handlers.onClose?.(error, this);
+  }
+
+  close(error?: RpcError): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.writable = false;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.queue = [];
+    this.queuedBytes = 0;
+    this.socket.destroy();
+    this.handlers.onClose?.(error, this);
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const queue = this.queue;
+    if (this.closed || this.draining || queue.length === 0) return;
+    if (this.socket.destroyed) return;
+    this.queue = [];
+    let bound = 0;
+    for (let i = 0; i < queue.length; i++) bound += maxFrameSize(queue[i] as OutgoingFrame);
+    const buffer = Buffer.allocUnsafe(bound);
+    let n = 0;
+    try {
+      for (let i = 0; i < queue.length; i++) n += writeFrame(queue[i] as OutgoingFrame, buffer, n);
+    } catch (err) {
+      // Only a caller bug (bad id, huge key) gets here; the connection cannot be in sync any more.
+      this.close(RpcError.from(err, Code.Internal));
+      return;
+    }
+    this.queuedBytes = 0;
+    this.lastWrite = Date.now();
+    if (!this.socket.write(n === bound ? buffer : buffer.subarray(0, n))) {
+      this.draining = true;
+      this.writable = false;
+      this.drainSince = this.lastWrite;
+    }
+  }
+
+  private onSocketDrain(): void {
+    if (this.closed) return;
+    this.draining = false;
+    this.writable = true;
+    if (this.queue.length > 0) this.flush();
+    if (this.draining) return;
+    if (this.endPromise !== undefined) this.socket.end();
+    else this.handlers.onDrain?.(this);
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    this.lastRead = Date.now();
+    try {
+      this.decoder.push(chunk);
+    } catch (err) {
+      if (err instanceof ProtocolError) this.fail(err);
+      else this.close(RpcError.from(err, Code.Internal));
+    }
+  }
+
+  private receive(frame: Frame): void {
+    if (frame.type === FrameType.Heartbeat) return;
+    this.handlers.onFrame(frame, this);
+  }
+
+  private onEnd(): void {
+    try {
+      this.decoder.end();
+    } catch (err) {
+      this.close(RpcError.from(err, Code.Internal));
+      return;
+    }
+    if (this.handlers.onEnd !== undefined) this.handlers.onEnd(this);
+    // The peer finished writing; we finish too once our queue is out.
+    else void this.end();
+  }
+
+  private onTimer(): void {
+    const now = Date.now();
+    if (this.readTimeoutMs > 0 && now - this.lastRead >= this.readTimeoutMs) {
+      this.close(
+        new RpcError(Code.Unavailable, `peer ${this.remoteAddress} silent for ${now - this.lastRead} ms`),
+      );
+      return;
+    }
+    if (this.writeTimeoutMs > 0 && this.draining && now - this.drainSince >= this.writeTimeoutMs) {
+      this.close(
+        new RpcError(
+          Code.Unavailable,
+          `peer ${this.remoteAddress} not reading for ${now - this.drainSince} ms`,
+        ),
+      );
+      return;
+    }
+    if (
+      this.heartbeatMs > 0 &&
+      now - this.lastWrite >= this.heartbeatMs &&
+      !this.draining &&
+      this.queue.length === 0 &&
+      this.endPromise === undefined
+    ) {
+      this.send({ type: FrameType.Heartbeat, codec: 0, id: 0 });
+    }
+  }
+}
