@@ -21,10 +21,8 @@ interface DecoratorStore {
 // with one copy is understood by another.
 const STORE_KEY = Symbol.for('@mini-rpc/server/decorators');
 const globalStore = globalThis as unknown as Record<symbol, DecoratorStore | undefined>;
-const store: DecoratorStore = (globalStore[STORE_KEY] ??= {
-  services: new WeakMap(),
-  methods: new WeakMap(),
-});
+const store: DecoratorStore = globalStore[STORE_KEY] ?? { services: new WeakMap(), methods: new WeakMap() };
+globalStore[STORE_KEY] = store;
 
 /**
  * Class decorator (TC39 standard decorators): declares a class as the service `name`.

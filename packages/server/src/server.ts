@@ -315,32 +315,27 @@ class RpcServer implements Server {
     if (resolved === undefined) {
       const what =
         table === undefined ? `unknown service '${service}'` : `unknown method '${service}.${methodName}'`;
-      return this.refuse(st, frame, Code.NotFound, what);
+      this.refuse(st, frame, Code.NotFound, what);
+      return;
     }
     if (st.calls.size >= this.maxInFlight || st.calls.has(frame.id)) {
       const why = st.calls.has(frame.id)
         ? `request id ${frame.id} is already in flight`
         : 'too many calls in flight on this connection';
-      return this.refuse(
-        st,
-        frame,
-        st.calls.has(frame.id) ? Code.InvalidArgument : Code.ResourceExhausted,
-        why,
-      );
+      this.refuse(st, frame, st.calls.has(frame.id) ? Code.InvalidArgument : Code.ResourceExhausted, why);
+      return;
     }
     const codec = this.codecs[frame.codec];
-    if (codec === undefined)
-      return this.refuse(st, frame, Code.Unimplemented, `codec ${frame.codec} is not served here`);
+    if (codec === undefined) {
+      this.refuse(st, frame, Code.Unimplemented, `codec ${frame.codec} is not served here`);
+      return;
+    }
     let args: unknown;
     try {
       args = codec.decode(frame.payload, resolved.requestSchema);
     } catch (err) {
-      return this.refuse(
-        st,
-        frame,
-        Code.InvalidArgument,
-        `arguments do not decode: ${(err as Error).message}`,
-      );
+      this.refuse(st, frame, Code.InvalidArgument, `arguments do not decode: ${(err as Error).message}`);
+      return;
     }
     const t = md[MetadataKey.Timeout];
     const deadline = t === undefined ? undefined : Date.now() + Number(t);
@@ -348,13 +343,15 @@ class RpcServer implements Server {
     st.calls.set(frame.id, ctx);
     this.inFlight++;
     const def = resolved.def;
-    const chain = (resolved.chain ??= this.chainFor(def));
+    if (resolved.chain === undefined) resolved.chain = this.chainFor(def);
+    const chain = resolved.chain;
     if (chain.length === 0) {
       let out: unknown;
       try {
         out = def.handler.call(def.target, args, ctx as never);
       } catch (err) {
-        return this.fail(st, codec, ctx, err);
+        this.fail(st, codec, ctx, err);
+        return;
       }
       if (isThenable(out)) {
         out.then(
@@ -408,13 +405,14 @@ class RpcServer implements Server {
       payload = codec.encode(value, resolved.responseSchema);
     } catch (err) {
       this.logger.error({ err, service: ctx.service, method: ctx.method }, 'result does not encode');
-      return this.sendError(
+      this.sendError(
         st,
         codec.id,
         ctx.requestId,
         new RpcError(Code.Internal, 'result does not encode'),
         ctx.responseMetadataIfAny,
       );
+      return;
     }
     st.conn.send({
       type: FrameType.Response,
