@@ -29,7 +29,7 @@ export interface ServerOptions {
   middleware?: readonly ServerMiddleware[];
   /** Default 10,000. */
   maxConnections?: number;
-  /** Calls one connection may have running; more are refused with ResourceExhausted. Default 1,024. */
+  /** Calls one connection may have running; more are refused with ResourceExhausted. Default 16,384. */
   maxInFlightPerConnection?: number;
   /** Largest request payload, bytes. Default 4 MiB. */
   maxPayload?: number;
@@ -140,7 +140,7 @@ class RpcServer implements Server {
     this.logger = options.logger ?? consoleLogger;
     for (const codec of options.codecs ?? [jsonCodec, msgpackCodec]) this.codecs[codec.id] = codec;
     this.global.push(...(options.middleware ?? []));
-    this.maxInFlight = options.maxInFlightPerConnection ?? 1024;
+    this.maxInFlight = options.maxInFlightPerConnection ?? 16_384;
   }
 
   get connections(): number {
