@@ -1,0 +1,115 @@
+import type { BreakerFactory } from '@mini-rpc/protocol';
+import { Code } from '@mini-rpc/protocol';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createBreakerGroup } from './index.js';
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+function trip(factory: BreakerFactory, id: string, failures = 5): void {
+  const breaker = factory(id);
+  for (let i = 0; i < failures; i++) {
+    breaker.allowRequest();
+    breaker.recordFailure(Code.Unavailable);
+  }
+}
+
+describe('createBreakerGroup', () => {
+  it('is a BreakerFactory that makes one breaker per instance id and caches it', () => {
+    const group = createBreakerGroup();
+    const factory: BreakerFactory = group;
+    expect(factory('a')).toBe(factory('a'));
+    expect(factory('a')).not.toBe(factory('b'));
+    expect(group.size).toBe(2);
+    expect(group.get('a')).toBe(factory('a'));
+    expect(group.get('zzz')).toBeUndefined();
+    expect(group.delete('a')).toBe(true);
+    expect(group.get('a')).toBeUndefined();
+    expect(group.size).toBe(1);
+  });
+
+  it('breakers are independent and share the group options', () => {
+    const group = createBreakerGroup({ consecutiveFailures: 2 });
+    trip(group, 'a', 2);
+    expect(group('a').state).toBe('open');
+    expect(group('b').state).toBe('closed');
+    expect(group.states()).toEqual(
+      new Map([
+        ['a', 'open'],
+        ['b', 'closed'],
+      ]),
+    );
+  });
+
+  it('reports every state change with its instance id', () => {
+    const seen: string[] = [];
+    const group = createBreakerGroup({
+      coolDownMs: 1_000,
+      onStateChange: (id, from, to) => seen.push(`${id}:${from}->${to}`),
+    });
+    const off = group.on('stateChange', (id, _from, to) => seen.push(`extra ${id} ${to}`));
+    trip(group, 'x');
+    off();
+    vi.advanceTimersByTime(1_000);
+    expect(group.states().get('x')).toBe('half-open');
+    expect(seen).toEqual(['x:closed->open', 'extra x open', 'x:open->half-open']);
+  });
+
+  it('1000 breakers, all tripped and cooling down, create no timer at all', () => {
+    const group = createBreakerGroup({ coolDownMs: 5_000 });
+    for (let i = 0; i < 1000; i++) trip(group, `instance-${i}`);
+    expect(vi.getTimerCount()).toBe(0);
+    expect([...group.states().values()].every((s) => s === 'open')).toBe(true);
+    vi.advanceTimersByTime(5_000);
+    expect([...group.states().values()].every((s) => s === 'half-open')).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('with sweepMs, 1000 open breakers share one timer that fires their half-open events on time', () => {
+    const events: string[] = [];
+    const group = createBreakerGroup({
+      coolDownMs: 5_000,
+      sweepMs: 500,
+      onStateChange: (id, _from, to) => {
+        if (to === 'half-open') events.push(id);
+      },
+    });
+    for (let i = 0; i < 1000; i++) trip(group, `instance-${i}`);
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(4_999);
+    expect(events).toHaveLength(0);
+    vi.advanceTimersByTime(500);
+    expect(events).toHaveLength(1000);
+    // No breaker is open any more: the next sweep stops the timer.
+    vi.advanceTimersByTime(500);
+    expect(vi.getTimerCount()).toBe(0);
+    // A new trip starts it again; close() stops it.
+    trip(group, 'instance-0', 1);
+    expect(group('instance-0').state).toBe('open');
+    expect(vi.getTimerCount()).toBe(1);
+    group.close();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('uses the default Date.now clock, which fake timers drive', () => {
+    const group = createBreakerGroup({ coolDownMs: 2_000 });
+    trip(group, 'a');
+    vi.advanceTimersByTime(1_999);
+    expect(group('a').allowRequest()).toBe(false);
+    vi.advanceTimersByTime(1);
+    expect(group('a').allowRequest()).toBe(true);
+  });
+
+  it('rejects bad options with InvalidArgument', () => {
+    expect(() => createBreakerGroup({ sweepMs: -1 })).toThrow(
+      expect.objectContaining({ code: Code.InvalidArgument }),
+    );
+    expect(() => createBreakerGroup({ halfOpenMaxProbes: 0 })).toThrow(
+      expect.objectContaining({ code: Code.InvalidArgument }),
+    );
+  });
+});

@@ -1,0 +1,195 @@
+import type { Breaker, BreakerState } from '@mini-rpc/protocol';
+import { Code, isCallerError, RpcError } from '@mini-rpc/protocol';
+import {
+  type BreakerConfig,
+  type CircuitBreakerOptions,
+  resolveBreakerOptions,
+  type StateChangeListener,
+} from './breaker-options.js';
+import { RollingWindow } from './rolling-window.js';
+
+/** A snapshot of a breaker's counters, for metrics and debugging. */
+export interface BreakerStats {
+  readonly state: BreakerState;
+  /** Failures in a row while closed. */
+  readonly consecutiveFailures: number;
+  /** Calls and failures counted in the rolling window while closed (caller errors excluded). */
+  readonly windowCalls: number;
+  readonly windowFailures: number;
+  /** Times the breaker opened since it was created. */
+  readonly trips: number;
+  /** Probes running now (half-open only). */
+  readonly probesInFlight: number;
+  /** When the current open period ends (`now()` clock); 0 unless open. */
+  readonly openUntil: number;
+}
+
+/** A circuit breaker for one instance: the `Breaker` contract plus `execute`, events and stats. */
+export interface CircuitBreaker extends Breaker {
+  /**
+   * Runs `fn` if the breaker lets a call through and records how it ended (a thrown non-RpcError counts
+   * as Unknown). Throws RpcError(Unavailable) without calling `fn` when it does not.
+   */
+  execute<T>(fn: () => Promise<T>): Promise<T>;
+  /** Adds a listener of state changes; returns a function that removes it. */
+  on(event: 'stateChange', listener: StateChangeListener): () => void;
+  stats(): BreakerStats;
+}
+
+/**
+ * Creates a circuit breaker (our own state machine, DESIGN.md §6).
+ *
+ * - closed → open after `consecutiveFailures` failures in a row, or when at least `minimumCalls` calls in
+ *   the rolling window failed at a rate ≥ `failureRateThreshold`;
+ * - open → half-open once the cool-down has passed: checked lazily whenever `state` or `allowRequest()`
+ *   is read, so a breaker owns no timer (its open → half-open event fires at that first look);
+ * - half-open admits at most `halfOpenMaxProbes` calls at once; `successesToClose` successes close it, one
+ *   failure opens it again with the cool-down multiplied by `coolDownFactor` (capped at `maxCoolDownMs`).
+ *
+ * Caller errors (`isCallerError`: InvalidArgument, NotFound, Unauthenticated, Cancelled, …) never count; in
+ * half-open they only free their probe slot. Results that arrive while open (calls let through before the
+ * trip) are ignored. Listeners run synchronously after the state changed; if one throws, the others still
+ * run and the first error is rethrown to whoever caused the change.
+ *
+ * @throws RpcError(InvalidArgument) when an option is out of range.
+ * @example
+ * ```ts
+ * const breaker = createCircuitBreaker({ consecutiveFailures: 3, coolDownMs: 1_000 });
+ * breaker.on('stateChange', (from, to) => console.log(`circuit ${from} -> ${to}`));
+ * const value = await breaker.execute(() => callSomething());
+ * ```
+ */
+export function createCircuitBreaker(options: CircuitBreakerOptions = {}): CircuitBreaker {
+  const breaker = new StateMachineBreaker(resolveBreakerOptions(options));
+  if (options.onStateChange !== undefined) breaker.on('stateChange', options.onStateChange);
+  return breaker;
+}
+
+/** The implementation; also built directly by the breaker group with a config it resolved once. */
+export class StateMachineBreaker implements CircuitBreaker {
+  private current: BreakerState = 'closed';
+  private consecutive = 0;
+  private readonly window: RollingWindow;
+  private openUntil = 0;
+  private trips = 0;
+  /** Trips since the breaker last closed; grows the cool-down. */
+  private reopens = 0;
+  private probes = 0;
+  private probeSuccesses = 0;
+  private listeners: readonly StateChangeListener[] = [];
+
+  constructor(private readonly config: BreakerConfig) {
+    this.window = new RollingWindow(config.windowMs, config.windowBuckets, config.now());
+  }
+
+  get state(): BreakerState {
+    if (this.current === 'open' && this.config.now() >= this.openUntil) this.moveTo('half-open');
+    return this.current;
+  }
+
+  allowRequest(): boolean {
+    if (this.current === 'closed') return true;
+    if (this.state === 'open' || this.probes >= this.config.halfOpenMaxProbes) return false;
+    this.probes++;
+    return true;
+  }
+
+  recordSuccess(): void {
+    if (this.current === 'closed') {
+      this.consecutive = 0;
+      this.window.add(this.config.now(), 1, 0);
+    } else if (this.current === 'half-open') {
+      if (this.probes > 0) this.probes--;
+      if (++this.probeSuccesses >= this.config.successesToClose) this.moveTo('closed');
+    }
+  }
+
+  recordFailure(code: Code): void {
+    if (isCallerError(code)) {
+      if (this.current === 'half-open' && this.probes > 0) this.probes--;
+    } else if (this.current === 'closed') {
+      this.consecutive++;
+      this.window.add(this.config.now(), 1, 1);
+      const { totalA: calls, totalB: failures } = this.window;
+      if (
+        this.consecutive >= this.config.consecutiveFailures ||
+        (calls >= this.config.minimumCalls && failures >= calls * this.config.failureRateThreshold)
+      ) {
+        this.trip();
+      }
+    } else if (this.current === 'half-open') {
+      this.trip();
+    }
+  }
+
+  async execute<T>(fn: () => Promise<T>): Promise<T> {
+    if (!this.allowRequest()) {
+      throw new RpcError(
+        Code.Unavailable,
+        this.current === 'open'
+          ? 'circuit breaker is open'
+          : 'circuit breaker is half-open and its probes are busy',
+      );
+    }
+    let result: T;
+    try {
+      result = await fn();
+    } catch (error) {
+      this.recordFailure(RpcError.from(error).code);
+      throw error;
+    }
+    this.recordSuccess();
+    return result;
+  }
+
+  on(_event: 'stateChange', listener: StateChangeListener): () => void {
+    this.listeners = [...this.listeners, listener];
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
+  }
+
+  stats(): BreakerStats {
+    const state = this.state;
+    this.window.advance(this.config.now());
+    return {
+      state,
+      consecutiveFailures: this.consecutive,
+      windowCalls: this.window.totalA,
+      windowFailures: this.window.totalB,
+      trips: this.trips,
+      probesInFlight: state === 'half-open' ? this.probes : 0,
+      openUntil: state === 'open' ? this.openUntil : 0,
+    };
+  }
+
+  private trip(): void {
+    const { coolDownMs, coolDownFactor, maxCoolDownMs } = this.config;
+    this.openUntil = this.config.now() + Math.min(maxCoolDownMs, coolDownMs * coolDownFactor ** this.reopens);
+    this.reopens++;
+    this.trips++;
+    this.moveTo('open');
+  }
+
+  private moveTo(to: BreakerState): void {
+    const from = this.current;
+    this.current = to;
+    this.probes = 0;
+    this.probeSuccesses = 0;
+    if (to !== 'half-open') {
+      // A new closed period (or the one after this open period) starts with a clean count.
+      this.consecutive = 0;
+      this.window.clear();
+    }
+    if (to === 'closed') this.reopens = 0;
+    let failure: { error: unknown } | undefined;
+    for (const listener of this.listeners) {
+      try {
+        listener(from, to);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    if (failure !== undefined) throw failure.error;
+  }
+}

@@ -1,0 +1,143 @@
+import type { RetryAttempt } from '@mini-rpc/protocol';
+import { Code, RpcError } from '@mini-rpc/protocol';
+import { describe, expect, it } from 'vitest';
+import { createRetryBudget, createRetryPolicy, type RetryPolicyOptions } from './index.js';
+
+const unavailable = new RpcError(Code.Unavailable, 'down');
+const attemptOf = (attempt: number, remainingMs = Number.POSITIVE_INFINITY): RetryAttempt => ({
+  attempt,
+  error: unavailable,
+  remainingMs,
+});
+
+/** Delays the policy gives for attempts 1..n (a fresh budget-free policy per test). */
+function delays(options: RetryPolicyOptions, n: number): number[] {
+  const policy = createRetryPolicy({ budget: false, ...options });
+  return Array.from({ length: n }, (_, i) => policy.nextDelay(attemptOf(i + 1)));
+}
+
+describe('createRetryPolicy: backoff', () => {
+  it('grows exponentially from initialDelayMs and is capped at maxDelayMs', () => {
+    expect(delays({ jitter: 'none', maxRetries: 8 }, 8)).toEqual([25, 50, 100, 200, 400, 800, 1000, 1000]);
+    expect(
+      delays({ jitter: 'none', maxRetries: 4, initialDelayMs: 10, factor: 3, maxDelayMs: 200 }, 4),
+    ).toEqual([10, 30, 90, 200]);
+  });
+
+  it('gives up after maxRetries (default 2)', () => {
+    expect(delays({ jitter: 'none' }, 4)).toEqual([25, 50, -1, -1]);
+    expect(delays({ jitter: 'none', maxRetries: 0 }, 1)).toEqual([-1]);
+  });
+
+  it('full jitter stays in [0, backoff) and equal jitter in [backoff/2, backoff)', () => {
+    for (const r of [0, 0.25, 0.5, 0.999_999]) {
+      const full = delays({ jitter: 'full', maxRetries: 8, random: () => r }, 8);
+      const equal = delays({ jitter: 'equal', maxRetries: 8, random: () => r }, 8);
+      const backoff = delays({ jitter: 'none', maxRetries: 8 }, 8);
+      for (let i = 0; i < 8; i++) {
+        const b = backoff[i]!;
+        expect(full[i]).toBeCloseTo(r * b, 9);
+        expect(full[i]).toBeGreaterThanOrEqual(0);
+        expect(full[i]).toBeLessThan(b);
+        expect(equal[i]).toBeGreaterThanOrEqual(b / 2);
+        expect(equal[i]).toBeLessThan(b);
+      }
+    }
+  });
+
+  it('full jitter is the default and uses Math.random within bounds', () => {
+    const policy = createRetryPolicy({ budget: false, maxRetries: 1_000, maxDelayMs: 1_000 });
+    for (let i = 1; i <= 1_000; i++) {
+      const d = policy.nextDelay(attemptOf(i));
+      const cap = Math.min(1_000, 25 * 2 ** (i - 1));
+      expect(d).toBeGreaterThanOrEqual(0);
+      expect(d).toBeLessThan(cap);
+    }
+  });
+});
+
+describe('createRetryPolicy: when not to retry', () => {
+  it('retries only the codes retryOn accepts (default isRetryable)', () => {
+    const policy = createRetryPolicy({ budget: false, jitter: 'none' });
+    const withCode = (code: Code): number =>
+      policy.nextDelay({ ...attemptOf(1), error: new RpcError(code, 'x') });
+    expect(withCode(Code.Unavailable)).toBe(25);
+    expect(withCode(Code.ResourceExhausted)).toBe(25);
+    expect(withCode(Code.Aborted)).toBe(25);
+    for (const code of [
+      Code.InvalidArgument,
+      Code.NotFound,
+      Code.Internal,
+      Code.DeadlineExceeded,
+      Code.Unknown,
+    ]) {
+      expect(withCode(code)).toBe(-1);
+    }
+    const custom = createRetryPolicy({ budget: false, jitter: 'none', retryOn: (c) => c === Code.Internal });
+    expect(custom.nextDelay({ ...attemptOf(1), error: new RpcError(Code.Internal, 'x') })).toBe(25);
+    expect(custom.nextDelay(attemptOf(1))).toBe(-1);
+  });
+
+  it('gives up when the delay would not leave time before the deadline', () => {
+    const policy = createRetryPolicy({ budget: false, jitter: 'none' });
+    expect(policy.nextDelay(attemptOf(1, 26))).toBe(25);
+    expect(policy.nextDelay(attemptOf(1, 25))).toBe(-1);
+    expect(policy.nextDelay(attemptOf(2, 50))).toBe(-1);
+    expect(policy.nextDelay(attemptOf(1, 0))).toBe(-1);
+  });
+
+  it('keeps minAttemptMs free for the attempt itself', () => {
+    const policy = createRetryPolicy({ budget: false, jitter: 'none', minAttemptMs: 100 });
+    expect(policy.nextDelay(attemptOf(1, 126))).toBe(25);
+    expect(policy.nextDelay(attemptOf(1, 125))).toBe(-1);
+  });
+
+  it('gives up when the budget is spent, and does not spend it on refused retries', () => {
+    let t = 0;
+    const budget = createRetryBudget({ ratio: 0, minRetriesPerSecond: 1, windowMs: 2_000, now: () => t });
+    const policy = createRetryPolicy({ budget, jitter: 'none', maxRetries: 10 });
+    expect(policy.budget).toBe(budget);
+    expect(policy.nextDelay(attemptOf(11))).toBe(-1); // over maxRetries: budget untouched
+    expect(policy.nextDelay(attemptOf(1, 1))).toBe(-1); // no time left: budget untouched
+    expect(budget.available).toBe(2);
+    expect(policy.nextDelay(attemptOf(1))).toBe(25);
+    expect(policy.nextDelay(attemptOf(1))).toBe(25);
+    expect(policy.nextDelay(attemptOf(1))).toBe(-1);
+    t += 2_000;
+    expect(policy.nextDelay(attemptOf(1))).toBe(25);
+  });
+
+  it('onCall feeds the budget; budget: false means no budget', () => {
+    const budget = createRetryBudget({ ratio: 0.5, minRetriesPerSecond: 0, now: () => 0 });
+    const policy = createRetryPolicy({ budget });
+    expect(budget.available).toBe(0);
+    policy.onCall();
+    policy.onCall();
+    expect(budget.available).toBe(1);
+    const unbudgeted = createRetryPolicy({ budget: false, maxRetries: 5 });
+    expect(unbudgeted.budget).toBeUndefined();
+    for (let i = 0; i < 1_000; i++) expect(unbudgeted.nextDelay(attemptOf(1))).toBeGreaterThanOrEqual(0);
+  });
+
+  it('has its own default budget', () => {
+    const policy = createRetryPolicy();
+    expect(policy.budget?.available).toBe(100);
+  });
+
+  it('rejects bad options with InvalidArgument', () => {
+    const bad: RetryPolicyOptions[] = [
+      { maxRetries: -1 },
+      { maxRetries: 1.5 },
+      { initialDelayMs: -1 },
+      { initialDelayMs: 100, maxDelayMs: 50 },
+      { factor: 0.5 },
+      { minAttemptMs: -1 },
+      { jitter: 'lots' as 'full' },
+    ];
+    for (const options of bad) {
+      expect(() => createRetryPolicy(options), JSON.stringify(options)).toThrow(
+        expect.objectContaining({ code: Code.InvalidArgument }),
+      );
+    }
+  });
+});

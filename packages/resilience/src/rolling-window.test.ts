@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { RollingWindow } from './rolling-window.js';
+
+describe('RollingWindow (internal)', () => {
+  it('keeps the current bucket and the buckets - 1 before it', () => {
+    const w = new RollingWindow(1_000, 10, 0);
+    for (let t = 0; t < 1_000; t += 100) w.add(t, 1, t);
+    expect(w.totalA).toBe(10);
+    w.advance(1_000); // the bucket of t=0 leaves
+    expect(w.totalA).toBe(9);
+    expect(w.totalB).toBe(4_500);
+    w.advance(1_450); // 4 more leave (100..400)
+    expect(w.totalA).toBe(5);
+    w.advance(50_000);
+    expect([w.totalA, w.totalB]).toEqual([0, 0]);
+  });
+
+  it('a clock that goes backwards leaves the window where it is', () => {
+    const w = new RollingWindow(1_000, 10, 5_000);
+    w.add(5_000, 1, 0);
+    w.add(4_000, 1, 0);
+    expect(w.totalA).toBe(2);
+    w.advance(5_950);
+    expect(w.totalA).toBe(2);
+    w.advance(6_000);
+    expect(w.totalA).toBe(0);
+  });
+
+  it('a one-bucket window clears as a whole', () => {
+    const w = new RollingWindow(100, 1, 0);
+    w.add(99, 3, 1);
+    expect(w.totalA).toBe(3);
+    w.add(100, 1, 0);
+    expect([w.totalA, w.totalB]).toEqual([1, 0]);
+  });
+});

@@ -1,0 +1,51 @@
+import { assertMs } from './validate.js';
+
+/**
+ * The timeouts of a client, in milliseconds. `Infinity` switches one off.
+ *
+ * Each one bounds a different wait, so that no wait is unbounded (DESIGN.md §6, "no call waits forever"):
+ * - `connectMs`: opening a connection (TCP + TLS handshake). The client marks the instance Unavailable.
+ * - `readMs`: silence on a connection that has calls in flight (no byte, not even a heartbeat) before the
+ *   connection is declared dead and its calls fail with Unavailable.
+ * - `writeMs`: how long a write may stay blocked on backpressure (no `drain`) before the connection is
+ *   declared stuck.
+ * - `callMs`: the deadline of a call whose caller gave none; it fails with DeadlineExceeded.
+ */
+export interface TimeoutConfig {
+  readonly connectMs: number;
+  readonly readMs: number;
+  readonly writeMs: number;
+  readonly callMs: number;
+}
+
+/**
+ * The default {@link TimeoutConfig}: connect 5 s, read 15 s, write 10 s, call 10 s.
+ *
+ * Why: 5 s lets a lost SYN be sent again twice (Linux retransmits after 1 s and 3 s) yet still fails over
+ * to another instance quickly; 15 s of silence is several missed heartbeats; 10 s of blocked writes means
+ * the peer stopped reading; 10 s per call keeps a forgotten deadline from holding resources forever while
+ * being far above any healthy call. See docs/resilience.md.
+ */
+export const DEFAULT_TIMEOUTS: TimeoutConfig = Object.freeze({
+  connectMs: 5_000,
+  readMs: 15_000,
+  writeMs: 10_000,
+  callMs: 10_000,
+});
+
+/**
+ * Fills the missing fields of `partial` from {@link DEFAULT_TIMEOUTS}.
+ *
+ * @throws RpcError(InvalidArgument) when a value is negative or not a number.
+ * @example
+ * ```ts
+ * const timeouts = resolveTimeouts({ callMs: 2_000 }); // connect/read/write keep their defaults
+ * ```
+ */
+export function resolveTimeouts(partial: Partial<TimeoutConfig> = {}): TimeoutConfig {
+  const resolved: TimeoutConfig = { ...DEFAULT_TIMEOUTS, ...partial };
+  for (const key of ['connectMs', 'readMs', 'writeMs', 'callMs'] as const) {
+    assertMs(resolved[key], key);
+  }
+  return resolved;
+}
