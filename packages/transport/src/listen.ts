@@ -42,7 +42,11 @@ export interface Listener {
 export function listen(options: ListenOptions): Promise<Listener> {
   const max = options.maxConnections ?? 10_000;
   let open = 0;
+  // Sockets accepted by TCP but not (yet) handed over: TLS handshakes in progress. With allowHalfOpen a
+  // peer that leaves mid-handshake would keep one open forever, so close() destroys these.
+  const handshaking = new Set<Socket>();
   const accept = (socket: Socket): void => {
+    handshaking.delete(socket);
     if (open >= max) {
       const goAway = encodeFrame({
         type: FrameType.GoAway,
@@ -64,8 +68,12 @@ export function listen(options: ListenOptions): Promise<Listener> {
   const server: NetServer =
     options.tls === undefined
       ? createNetServer({ noDelay: true, allowHalfOpen: true }, accept)
-      : createTlsServer({ allowHalfOpen: true, ...options.tls }, accept);
+      : createTlsServer({ allowHalfOpen: true, handshakeTimeout: 10_000, ...options.tls }, accept);
   if (options.tls !== undefined) {
+    server.on('connection', (socket: Socket) => {
+      handshaking.add(socket);
+      socket.once('close', () => handshaking.delete(socket));
+    });
     server.on('tlsClientError', (err: Error) => options.onError?.(toRpcError(err, 'TLS handshake')));
   }
   return new Promise<Listener>((resolve, reject) => {
@@ -80,7 +88,11 @@ export function listen(options: ListenOptions): Promise<Listener> {
         get connections() {
           return open;
         },
-        close: () => new Promise<void>((done) => server.close(() => done())),
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            for (const socket of handshaking) socket.destroy();
+          }),
       });
     });
   });

@@ -15,6 +15,10 @@ const UNAVAILABLE_CODES = new Set([
   'ERR_STREAM_WRITE_AFTER_END',
 ]);
 
+// OpenSSL verification failures (UNABLE_TO_VERIFY_LEAF_SIGNATURE, SELF_SIGNED_CERT_IN_CHAIN, CERT_HAS_EXPIRED,
+// ERR_TLS_CERT_ALTNAME_INVALID, a peer's "bad certificate" alert, …): the peers do not trust each other.
+const TLS_TRUST = /CERT|SIGNATURE|UNABLE_TO_GET_ISSUER|SELF_SIGNED|ALTNAME/;
+
 /**
  * Maps a Node socket error to an RpcError with a status code. This is the one place that knows errno
  * names: connection-level failures (ECONNREFUSED, ECONNRESET, EPIPE, …) are `Unavailable` so callers may
@@ -35,7 +39,7 @@ export function toRpcError(error: unknown, context = 'connection'): RpcError {
     return new RpcError(Code.Unavailable, `${context}: ${errno}`, { cause: error });
   if (errno === 'ETIMEDOUT')
     return new RpcError(Code.Unavailable, `${context}: timed out (ETIMEDOUT)`, { cause: error });
-  if (errno.startsWith('CERT_') || errno.includes('CERT') || errno === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+  if (TLS_TRUST.test(errno)) {
     return new RpcError(Code.Unauthenticated, `${context}: TLS certificate rejected (${errno})`, {
       cause: error,
     });
