@@ -1,0 +1,102 @@
+import { Code, type RpcError } from '@mini-rpc/protocol';
+import { describe, expect, it } from 'vitest';
+import { info, instance, instances } from '../test/support.js';
+import { argKey, consistentHash, metadataKey, murmur3 } from './index.js';
+
+const byUser = () => consistentHash({ key: metadataKey('x-user') });
+const keys = Array.from({ length: 10_000 }, (_, i) => `user-${i}`);
+
+function owners(balancer: ReturnType<typeof consistentHash>, list: ReturnType<typeof instances>): string[] {
+  return keys.map((user) => balancer.pick(list, info('Svc', { 'x-user': user })).id);
+}
+
+describe('consistentHash', () => {
+  it('sends the same key to the same instance, also from a new array with the same members', () => {
+    const balancer = byUser();
+    const first = owners(balancer, instances(1, 1, 1));
+    expect(owners(balancer, instances(1, 1, 1))).toEqual(first);
+    expect(owners(byUser(), instances(1, 1, 1))).toEqual(first);
+  });
+
+  it('spreads 10,000 keys over 3 instances within 5% of a third each', () => {
+    const ids = owners(byUser(), instances(1, 1, 1));
+    for (const id of ['a', 'b', 'c']) {
+      expect(Math.abs(ids.filter((x) => x === id).length / keys.length - 1 / 3)).toBeLessThan(0.05);
+    }
+  });
+
+  it('remaps 25% ± 5% of 10,000 keys when a 4th instance joins, all of them to the new one', () => {
+    const balancer = byUser();
+    const before = owners(balancer, instances(1, 1, 1));
+    const after = owners(balancer, instances(1, 1, 1, 1));
+    const moved = before.filter((id, i) => after[i] !== id);
+    const movedTo = new Set(after.filter((id, i) => before[i] !== id));
+    console.log('keys remapped when a 4th instance joins:', moved.length / keys.length);
+    expect(Math.abs(moved.length / keys.length - 0.25)).toBeLessThan(0.05);
+    expect([...movedTo]).toEqual(['d']);
+  });
+
+  it('moves only the keys of an instance that leaves', () => {
+    const balancer = byUser();
+    const before = owners(balancer, instances(1, 1, 1, 1));
+    const list = instances(1, 1, 1, 1).filter((x) => x.id !== 'b');
+    const after = keys.map((user) => balancer.pick(list, info('Svc', { 'x-user': user })).id);
+    before.forEach((id, i) => {
+      if (id !== 'b') expect(after[i]).toBe(id);
+    });
+  });
+
+  it('gives an instance of weight 2 about twice the keys', () => {
+    const ids = owners(byUser(), instances(2, 1, 1));
+    expect(Math.abs(ids.filter((x) => x === 'a').length / keys.length - 0.5)).toBeLessThan(0.05);
+  });
+
+  it('builds the ring only when ids or weights change', () => {
+    let hashes = 0;
+    const counting = (text: string) => {
+      hashes++;
+      return murmur3(text);
+    };
+    const balancer = consistentHash({ key: metadataKey('x-user'), virtualNodes: 10, hash: counting });
+    const pick = (list: ReturnType<typeof instances>) => balancer.pick(list, info('Svc', { 'x-user': 'u' }));
+    pick(instances(1, 1, 1));
+    expect(hashes).toBe(31); // 3 × 10 points + the key
+    pick(instances(1, 1, 1));
+    expect(hashes).toBe(32); // same members in a new array: the key only
+    pick(instances(1, 2, 1));
+    expect(hashes).toBe(73); // b reweighted: 10 + 20 + 10 points + the key
+  });
+
+  it('spreads calls without a key round robin', () => {
+    const balancer = byUser();
+    const list = instances(1, 1, 1);
+    const ids = Array.from({ length: 6 }, () => balancer.pick(list, info()).id);
+    expect(new Set(ids).size).toBe(3);
+  });
+
+  it('reads keys from metadata or arguments', () => {
+    expect(metadataKey('x-user')(info('Svc', { 'x-user': 'ann' }))).toBe('ann');
+    expect(metadataKey('x-user')(info())).toBeUndefined();
+    expect(argKey()(info('Svc', {}, ['cart-1', 2]))).toBe('cart-1');
+    expect(argKey(1)(info('Svc', {}, ['cart-1', 2]))).toBe('2');
+    expect(argKey(0)(info('Svc', {}, 7n))).toBe('7');
+    expect(argKey(0)(info('Svc', {}, [{ id: 1 }]))).toBeUndefined();
+    expect(argKey(1)(info('Svc', {}, 'x'))).toBeUndefined();
+  });
+
+  it('keeps one ring per service', () => {
+    const balancer = byUser();
+    const other = [instance('x', 1, 'Other'), instance('y', 1, 'Other')];
+    const mine = owners(balancer, instances(1, 1, 1));
+    balancer.pick(other, info('Other', { 'x-user': 'u' }));
+    expect(owners(balancer, instances(1, 1, 1))).toEqual(mine);
+  });
+
+  it('rejects a virtualNodes count that is not a positive integer', () => {
+    for (const virtualNodes of [0, -1, 1.5, Number.NaN]) {
+      expect(() => consistentHash({ key: metadataKey('k'), virtualNodes })).toThrow(
+        expect.objectContaining({ code: Code.InvalidArgument }) as RpcError,
+      );
+    }
+  });
+});

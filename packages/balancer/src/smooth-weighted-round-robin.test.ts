@@ -1,0 +1,77 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { countPicks, info, instance, instances } from '../test/support.js';
+import { smoothWeightedRoundRobin } from './index.js';
+
+function sequence(balancer = smoothWeightedRoundRobin(), list = instances(5, 1, 1), n = 7): string {
+  return Array.from({ length: n }, () => balancer.pick(list, info()).id).join(' ');
+}
+
+function longestRun(ids: readonly string[]): number {
+  let longest = 0;
+  let run = 0;
+  for (let i = 0; i < ids.length; i++) {
+    run = i > 0 && ids[i] === ids[i - 1] ? run + 1 : 1;
+    longest = Math.max(longest, run);
+  }
+  return longest;
+}
+
+describe('smoothWeightedRoundRobin', () => {
+  it('spreads 5:1:1 as nginx does: a a b a c a a', () => {
+    const balancer = smoothWeightedRoundRobin();
+    expect(sequence(balancer)).toBe('a a b a c a a');
+    expect(sequence(balancer)).toBe('a a b a c a a');
+  });
+
+  it('matches the weights exactly over every full cycle of 30,002 picks', () => {
+    const counts = countPicks(smoothWeightedRoundRobin(), instances(5, 1, 1), 7 * 4286);
+    expect(Object.fromEntries(counts)).toEqual({ a: 5 * 4286, b: 4286, c: 4286 });
+  });
+
+  it('matches any weights exactly over a cycle and never runs longer than the heaviest weight', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 10 }), { minLength: 1, maxLength: 6 }), (weights) => {
+        const list = instances(...weights);
+        const total = weights.reduce((a, b) => a + b, 0);
+        const balancer = smoothWeightedRoundRobin();
+        const ids = Array.from({ length: total * 3 }, () => balancer.pick(list, info()).id);
+        for (let cycle = 0; cycle < 3; cycle++) {
+          const slice = ids.slice(cycle * total, (cycle + 1) * total);
+          list.forEach((item, i) => {
+            expect(slice.filter((id) => id === item.id)).toHaveLength(weights[i]!);
+          });
+        }
+        // A lone instance is picked every time; otherwise no instance runs longer than the heaviest weight.
+        if (weights.length > 1) expect(longestRun(ids)).toBeLessThanOrEqual(Math.max(...weights));
+      }),
+    );
+  });
+
+  it('forgets vanished ids and starts new ids at 0', () => {
+    const balancer = smoothWeightedRoundRobin();
+    // current after `a a b`: a 1, b -4, c 3 (c is owed a pick)
+    expect(sequence(balancer, instances(5, 1, 1), 3)).toBe('a a b');
+    expect(sequence(balancer, instances(5, 1), 2)).toBe('a a');
+    // c comes back with current 0; had it kept its 3, the second pick would be c.
+    expect(sequence(balancer, instances(5, 1, 1), 2)).toBe('a a');
+  });
+
+  it('follows a changed weight', () => {
+    const balancer = smoothWeightedRoundRobin();
+    countPicks(balancer, instances(5, 1, 1), 3);
+    const counts = countPicks(balancer, instances(1, 1, 5), 7000);
+    expect(Math.abs((counts.get('c') ?? 0) - 5000)).toBeLessThanOrEqual(3);
+  });
+
+  it('keeps separate state per service', () => {
+    const balancer = smoothWeightedRoundRobin();
+    const other = [instance('x', 1, 'Other'), instance('y', 3, 'Other')];
+    const ids: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      ids.push(balancer.pick(instances(5, 1, 1), info()).id);
+      balancer.pick(other, info('Other'));
+    }
+    expect(ids.join(' ')).toBe('a a b a c a a');
+  });
+});
