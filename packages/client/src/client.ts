@@ -160,7 +160,13 @@ class RpcClient implements Client {
         this.onInstances(added, removed),
       );
     }
-    const terminal: CallNext = (call) => this.execute(call, undefined);
+    // One server and no retry policy: nothing to pick or retry, so the terminal step sends directly and a
+    // call costs no async frame, no closure and no retry bookkeeping (issue #7, hot path).
+    const direct = this.direct;
+    const terminal: CallNext =
+      direct !== undefined && options.retry === undefined
+        ? (call) => this.sendVia(direct, call, this.codec)
+        : (call) => this.execute(call, undefined);
     this.pipeline = (options.interceptors ?? []).reduceRight<CallNext>(
       (next, interceptor) => interceptor(next),
       terminal,
@@ -326,7 +332,16 @@ class RpcClient implements Client {
     onTarget(instance.id);
     const breaker = breakerFor?.(instance.id);
     const bulkhead = this.options.bulkhead;
-    const release = bulkhead === undefined ? undefined : await bulkhead.acquire(call.signal);
+    let release: (() => void) | undefined;
+    if (bulkhead !== undefined) {
+      try {
+        release = await bulkhead.acquire(call.signal);
+      } catch (err) {
+        // The call never left: free the breaker slot without counting against the instance.
+        breaker?.recordFailure(Code.Cancelled);
+        throw err;
+      }
+    }
     const started = performance.now();
     this.balancer.onStart?.(instance);
     try {
