@@ -23,8 +23,10 @@ export interface FrameDecoderOptions extends FrameLimits {
 export interface FrameDecoder {
   /**
    * Consumes `chunk`, calling `onFrame` for each frame it completes, in order.
-   * Throws {@link ProtocolError} on the first malformed or over-limit frame; the decoder is then unusable
-   * and every later call throws the same error.
+   * Throws {@link ProtocolError} on the first malformed or over-limit frame, at the first byte that shows it
+   * (a bad magic at byte 0 or 1, an over-limit payload length once its four bytes are in). The decoder is
+   * then unusable and every later call throws the same error. An error thrown by `onFrame` propagates
+   * and leaves the decoder unusable in the same way.
    */
   push(chunk: Uint8Array): void;
   /** Bytes held for an incomplete frame. */
@@ -59,22 +61,52 @@ export function decodeMetadata(source: Uint8Array, offset: number, length: numbe
   return md;
 }
 
-/** Checks the header bytes seen so far, so a bad stream fails at its first wrong byte. */
-function checkPrefix(h: Uint8Array, o: number, have: number, isKnownCodec: (id: number) => boolean): void {
-  if (have >= 2 && u16(h, o) !== MAGIC) {
+interface HeaderRules {
+  readonly maxPayload: number;
+  readonly maxMetadata: number;
+  readonly isKnownCodec: (id: number) => boolean;
+}
+
+const hex = (b: Uint8Array, o: number, n: number): string => {
+  let s = '';
+  for (let i = 0; i < n; i++) s += (b[o + i] as number).toString(16).padStart(2, '0');
+  return s;
+};
+
+/**
+ * Checks the first `have` (1…HEADER_SIZE) header bytes at `o`, so a bad stream fails at its first wrong
+ * byte and a length over its limit fails as soon as its field is complete (docs/protocol.md §6).
+ */
+function checkHeader(h: Uint8Array, o: number, have: number, rules: HeaderRules): void {
+  if (h[o] !== MAGIC >>> 8 || (have > 1 && h[o + 1] !== (MAGIC & 0xff))) {
+    throw new ProtocolError('bad_magic', `expected magic 4d52, got ${hex(h, o, have > 1 ? 2 : 1)}`);
+  }
+  if (have < 3) return;
+  if (h[o + 2] !== VERSION) throw new ProtocolError('bad_version', `unsupported version ${h[o + 2]}`);
+  if (have < 4) return;
+  if (!isFrameType(h[o + 3] as number)) throw new ProtocolError('bad_type', `unknown frame type ${h[o + 3]}`);
+  if (have < 5) return;
+  if (!rules.isKnownCodec(h[o + 4] as number))
+    throw new ProtocolError('bad_codec', `unknown codec id ${h[o + 4]}`);
+  // A u64 id at most 2^53−1 (0x001fffffffffffff) has byte 5 zero and byte 6 at most 0x1f.
+  if (h[o + 5] !== 0 || (have > 6 && (h[o + 6] as number) > 0x1f)) {
+    throw new ProtocolError('bad_request_id', 'request id above 2^53−1');
+  }
+  if (have < 17) return;
+  const payloadLen = u32(h, o + 13);
+  if (payloadLen > rules.maxPayload) {
     throw new ProtocolError(
-      'bad_magic',
-      `expected magic 0x4d52, got 0x${u16(h, o).toString(16).padStart(4, '0')}`,
+      'payload_too_large',
+      `payload of ${payloadLen} bytes exceeds the limit of ${rules.maxPayload}`,
     );
   }
-  if (have >= 3 && h[o + 2] !== VERSION)
-    throw new ProtocolError('bad_version', `unsupported version ${h[o + 2]}`);
-  if (have >= 4 && !isFrameType(h[o + 3] as number))
-    throw new ProtocolError('bad_type', `unknown frame type ${h[o + 3]}`);
-  if (have >= 5 && !isKnownCodec(h[o + 4] as number))
-    throw new ProtocolError('bad_codec', `unknown codec id ${h[o + 4]}`);
-  if (have >= 9 && u32(h, o + 5) > 0x1f_ffff) {
-    throw new ProtocolError('bad_request_id', 'request id above 2^53−1');
+  if (have < HEADER_SIZE) return;
+  const mdLen = u32(h, o + 17);
+  if (mdLen > rules.maxMetadata) {
+    throw new ProtocolError(
+      'metadata_too_large',
+      `metadata of ${mdLen} bytes exceeds the limit of ${rules.maxMetadata}`,
+    );
   }
 }
 
@@ -93,14 +125,17 @@ export function createFrameDecoder(
   onFrame: (frame: Frame) => void,
   options: FrameDecoderOptions = {},
 ): FrameDecoder {
-  const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
-  const maxMetadata = options.maxMetadata ?? DEFAULT_MAX_METADATA;
-  const isKnownCodec = options.isKnownCodec ?? isCodecId;
+  const rules: HeaderRules = {
+    maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
+    maxMetadata: options.maxMetadata ?? DEFAULT_MAX_METADATA,
+    isKnownCodec: options.isKnownCodec ?? isCodecId,
+  };
   const head = new Uint8Array(HEADER_SIZE);
   let headFill = 0;
   let body: Uint8Array | null = null;
   let bodyFill = 0;
-  let failure: ProtocolError | null = null;
+  let failed = false;
+  let failure: unknown = null;
   // Fields of the header being completed.
   let type: FrameType = 0;
   let codec = 0;
@@ -109,24 +144,12 @@ export function createFrameDecoder(
   let mdLen = 0;
 
   function readHeader(h: Uint8Array, o: number): void {
-    checkPrefix(h, o, HEADER_SIZE, isKnownCodec);
+    checkHeader(h, o, HEADER_SIZE, rules);
     type = h[o + 3] as FrameType;
     codec = h[o + 4] as number;
     id = u32(h, o + 5) * 0x1_0000_0000 + u32(h, o + 9);
     payloadLen = u32(h, o + 13);
     mdLen = u32(h, o + 17);
-    if (payloadLen > maxPayload) {
-      throw new ProtocolError(
-        'payload_too_large',
-        `payload of ${payloadLen} bytes exceeds the limit of ${maxPayload}`,
-      );
-    }
-    if (mdLen > maxMetadata) {
-      throw new ProtocolError(
-        'metadata_too_large',
-        `metadata of ${mdLen} bytes exceeds the limit of ${maxMetadata}`,
-      );
-    }
   }
 
   function emit(source: Uint8Array, offset: number): void {
@@ -148,8 +171,10 @@ export function createFrameDecoder(
           head.set(chunk.subarray(pos, pos + n), headFill);
           headFill += n;
           pos += n;
-          checkPrefix(head, 0, headFill, isKnownCodec);
-          if (headFill < HEADER_SIZE) return;
+          if (headFill < HEADER_SIZE) {
+            checkHeader(head, 0, headFill, rules);
+            return;
+          }
           headFill = 0;
           readHeader(head, 0);
         }
@@ -160,7 +185,7 @@ export function createFrameDecoder(
           emit(chunk, at);
           continue;
         }
-        // Limits were checked above, so this allocation is bounded by maxPayload + maxMetadata.
+        // Limits were checked on the header, so this allocation is bounded by maxPayload + maxMetadata.
         body = new Uint8Array(bodyLen);
         bodyFill = len - pos;
         body.set(chunk.subarray(pos), 0);
@@ -179,11 +204,14 @@ export function createFrameDecoder(
 
   return {
     push(chunk) {
-      if (failure !== null) throw failure;
+      if (failed) throw failure;
       try {
         consume(chunk);
       } catch (err) {
-        if (err instanceof ProtocolError) failure = err;
+        // Whatever threw (a bad frame or onFrame itself), the rest of this chunk is lost: later bytes
+        // cannot be framed any more, so the decoder stays failed rather than resynchronise on garbage.
+        failed = true;
+        failure = err;
         throw err;
       }
     },
@@ -191,8 +219,9 @@ export function createFrameDecoder(
       return body === null ? headFill : HEADER_SIZE + bodyFill;
     },
     end() {
-      if (failure !== null) throw failure;
+      if (failed) throw failure;
       if (headFill > 0 || body !== null) {
+        failed = true;
         failure = new ProtocolError(
           'truncated',
           `stream ended inside a frame (${this.buffered} bytes buffered)`,

@@ -1,11 +1,21 @@
+import { Code } from './code.js';
 import type { FrameType } from './frame.js';
 import { HEADER_SIZE, MAGIC, MAX_REQUEST_ID, VERSION } from './frame.js';
 import type { Metadata } from './metadata.js';
 import { ProtocolError } from './protocol-error.js';
+import { RpcError } from './rpc-error.js';
 import { utf8Length, writeUtf8 } from './utf8.js';
 
 const EMPTY = new Uint8Array(0);
 const MAX_KEY_BYTES = 0xffff;
+
+/** The value of `key`; throws RpcError(InvalidArgument) when it is not a string (plain-JS callers). */
+function stringAt(md: Metadata, key: string): string {
+  const value = md[key];
+  if (typeof value !== 'string')
+    throw new RpcError(Code.InvalidArgument, `metadata value of "${key}" is a ${typeof value}, not a string`);
+  return value;
+}
 
 /** A frame to send. `rawMetadata` is metadata already encoded by {@link encodeMetadata}, sent before `metadata`. */
 export interface OutgoingFrame {
@@ -25,7 +35,7 @@ export function maxFrameSize(frame: OutgoingFrame): number {
   let size = HEADER_SIZE + (frame.payload?.length ?? 0) + (frame.rawMetadata?.length ?? 0);
   const md = frame.metadata;
   if (md !== undefined) {
-    for (const key in md) size += 6 + 3 * (key.length + (md[key] as string).length);
+    for (const key in md) size += 6 + 3 * (key.length + stringAt(md, key).length);
   }
   return size;
 }
@@ -34,7 +44,7 @@ export function maxFrameSize(frame: OutgoingFrame): number {
 function writeMetadata(md: Metadata, target: Uint8Array, offset: number): number {
   let p = offset;
   for (const key in md) {
-    const value = md[key] as string;
+    const value = stringAt(md, key);
     const kl = writeUtf8(key, target, p + 2);
     if (kl > MAX_KEY_BYTES)
       throw new ProtocolError('metadata_too_large', `metadata key longer than ${MAX_KEY_BYTES} bytes`);
@@ -61,7 +71,8 @@ function writeU32(target: Uint8Array, offset: number, value: number): void {
 /**
  * Writes `frame` into `target` at `offset` and returns the number of bytes written.
  * `target` needs at least {@link maxFrameSize} bytes of room. The payload is copied once, here.
- * Throws ProtocolError for an id outside 0…2^53−1 or a metadata key over 65,535 bytes.
+ * Throws ProtocolError('bad_request_id') for an id outside 0…2^53−1, ProtocolError('metadata_too_large') for
+ * a metadata key over 65,535 bytes, RpcError(InvalidArgument) for a metadata value that is not a string.
  */
 export function writeFrame(frame: OutgoingFrame, target: Uint8Array, offset: number): number {
   const id = frame.id;
@@ -103,7 +114,7 @@ export function encodeFrame(frame: OutgoingFrame): Uint8Array {
  */
 export function encodeMetadata(md: Metadata): Uint8Array {
   let bound = 0;
-  for (const key in md) bound += 6 + 3 * (key.length + (md[key] as string).length);
+  for (const key in md) bound += 6 + 3 * (key.length + stringAt(md, key).length);
   const scratch = new Uint8Array(bound);
   return scratch.slice(0, writeMetadata(md, scratch, 0));
 }
@@ -111,6 +122,6 @@ export function encodeMetadata(md: Metadata): Uint8Array {
 /** Exact encoded size of `md` in bytes (what the metadata length field will say). */
 export function metadataSize(md: Metadata): number {
   let n = 0;
-  for (const key in md) n += 6 + utf8Length(key) + utf8Length(md[key] as string);
+  for (const key in md) n += 6 + utf8Length(key) + utf8Length(stringAt(md, key));
   return n;
 }
