@@ -1,0 +1,52 @@
+import type { ServerContext, ServerMiddleware, ServerNext } from '@mini-rpc/protocol';
+import { Code, RpcError } from '@mini-rpc/protocol';
+import type { Identity, TokenVerifier } from './identity.js';
+
+/** Options for {@link auth}. */
+export interface AuthOptions {
+  /** Turns a token into an identity, or `undefined` when it is not valid. See {@link staticTokens}, {@link hmacTokens}. */
+  verify: TokenVerifier<ServerContext>;
+  /** Decides whether `identity` may make this call. Default: every authenticated caller may. */
+  authorize?: (identity: Identity, ctx: ServerContext) => boolean | Promise<boolean>;
+  /** Request metadata key that carries the token. Default `'authorization'`. */
+  header?: string;
+}
+
+const BEARER = /^bearer\s+/i;
+
+/**
+ * Server middleware that authenticates each call from a token in request metadata and optionally authorises
+ * it. The token is read from `header` (`Bearer <token>` or the bare token).
+ *
+ * - no token, or `verify` returns `undefined` → `RpcError(Code.Unauthenticated)`;
+ * - `authorize` returns false → `RpcError(Code.PermissionDenied)`;
+ * - otherwise the identity is stored in `ctx.state.identity` and the call proceeds.
+ *
+ * A rejected call never reaches the handler. Messages do not say why a token was refused (missing,
+ * malformed, expired or forged look the same to a prober). An error thrown by `verify` or `authorize`
+ * propagates unchanged: a verifier outage is not the caller's fault.
+ *
+ * @example
+ * ```ts
+ * const guard = auth({
+ *   verify: hmacTokens({ secret }),
+ *   authorize: (identity, ctx) => ctx.method !== 'drop' || identity.role === 'admin',
+ * });
+ * ```
+ */
+export function auth(options: AuthOptions): ServerMiddleware {
+  const { verify, authorize } = options;
+  const header = options.header ?? 'authorization';
+  return async (ctx: ServerContext, next: ServerNext): Promise<void> => {
+    const value = ctx.metadata[header];
+    const token = value === undefined ? '' : value.replace(BEARER, '').trim();
+    if (token === '') throw new RpcError(Code.Unauthenticated, 'missing credentials');
+    const identity = await verify(token, ctx);
+    if (identity === undefined) throw new RpcError(Code.Unauthenticated, 'invalid credentials');
+    if (authorize !== undefined && (await authorize(identity, ctx)) !== true) {
+      throw new RpcError(Code.PermissionDenied, 'permission denied');
+    }
+    ctx.state.identity = identity;
+    await next();
+  };
+}

@@ -1,0 +1,40 @@
+import type { ServerContext } from '@mini-rpc/protocol';
+import { Code, RpcError } from '@mini-rpc/protocol';
+
+// recovery() marks each call it wraps, so that logging and metrics running inside it report the code the
+// caller will actually see (Internal) rather than the server's fallback for unknown errors (Unknown).
+const RECOVERED = Symbol.for('@mini-rpc/middleware/recovered');
+
+/** Marks `ctx` as running inside {@link recovery}. */
+export function markRecovered(ctx: ServerContext): void {
+  (ctx.state as Record<symbol, unknown>)[RECOVERED] = true;
+}
+
+/**
+ * True when `err` is the expected fallout of the call's own signal (deadline or cancel): such errors are not
+ * bugs, and RpcError.from maps them to DeadlineExceeded or Cancelled.
+ */
+export function isAbortFallout(err: unknown, ctx: ServerContext): boolean {
+  if (!ctx.signal.aborted) return false;
+  if (err === ctx.signal.reason) return true;
+  const name = (err as { name?: unknown } | null)?.name;
+  return name === 'AbortError' || name === 'TimeoutError';
+}
+
+/** The code `RpcError.from(err)` would give, without building an error (and capturing a stack) to find out. */
+export function codeFrom(err: unknown): Code {
+  if (err instanceof RpcError) return err.code;
+  if (err instanceof Error) {
+    if (err.name === 'TimeoutError') return Code.DeadlineExceeded;
+    if (err.name === 'AbortError') return Code.Cancelled;
+  }
+  return Code.Unknown;
+}
+
+/** The status code the caller receives for a call whose server chain threw `err`. */
+export function codeOf(err: unknown, ctx: ServerContext): Code {
+  if (err instanceof RpcError || isAbortFallout(err, ctx)) return codeFrom(err);
+  if ((ctx.state as Record<symbol, unknown>)[RECOVERED] === true) return Code.Internal;
+  // Without recovery the server converts with RpcError.from (DESIGN.md §4).
+  return codeFrom(err);
+}

@@ -1,0 +1,106 @@
+import type { ServerContext, ServerMiddleware, ServerNext } from '@mini-rpc/protocol';
+import { Code, codeName, isCallerError, RpcError } from '@mini-rpc/protocol';
+import { codeOf } from './code-of.js';
+import type { LevelLogger, LogFn, LogLevel } from './logger.js';
+
+/** The level of each kind of outcome for {@link logging}. */
+export interface LoggingLevels {
+  /** Successful calls. Default `'info'`. */
+  ok: LogLevel;
+  /**
+   * Calls that failed because of the caller: the codes of `isCallerError` (InvalidArgument, NotFound,
+   * Unauthenticated, …) and ResourceExhausted (rate limited). Default `'warn'`.
+   */
+  clientError: LogLevel;
+  /** Every other failure (Internal, Unavailable, DeadlineExceeded, …). Default `'error'`. */
+  serverError: LogLevel;
+}
+
+/** Options for {@link logging}. */
+export interface LoggingOptions {
+  /** A pino logger or anything with the same level methods. */
+  logger: LevelLogger;
+  /** Fraction of successful calls that are logged, 0…1. Failures are always logged. Default 1. */
+  sampleRate?: number;
+  /** Level per outcome. Missing keys keep their defaults. */
+  levels?: Partial<LoggingLevels>;
+  /** Source of randomness for sampling, returning [0, 1). Default `Math.random`. */
+  random?: () => number;
+}
+
+const DEFAULT_LEVELS: LoggingLevels = { ok: 'info', clientError: 'warn', serverError: 'error' };
+const MESSAGE = 'rpc call';
+
+/**
+ * Server middleware that writes one structured line per call: `service`, `method`, `code` (name, e.g.
+ * `'NotFound'`), `codeNumber`, `durationMs`, `peer`, `requestId`, plus `traceId` when {@link tracing} runs
+ * outside it and `error` (the message, never the stack: {@link recovery} logs that) for failures.
+ *
+ * Successes are sampled with `sampleRate`; failures are always logged. When the logger reports a level as
+ * disabled (pino's `isLevelEnabled`), nothing is measured or built for it; with every level disabled the
+ * middleware just calls `next()`.
+ *
+ * @throws RangeError when `sampleRate` is outside 0…1 or the logger lacks a configured level's method.
+ * @example
+ * ```ts
+ * const server = createServer({ middleware: [recovery({ logger }), logging({ logger, sampleRate: 0.1 })] });
+ * ```
+ */
+export function logging(options: LoggingOptions): ServerMiddleware {
+  const { logger } = options;
+  const sampleRate = options.sampleRate ?? 1;
+  if (!(sampleRate >= 0 && sampleRate <= 1)) throw new RangeError('logging: sampleRate must be within 0…1');
+  const levels: LoggingLevels = { ...DEFAULT_LEVELS, ...options.levels };
+  for (const level of [levels.ok, levels.clientError, levels.serverError]) {
+    if (typeof logger[level] !== 'function') throw new RangeError(`logging: logger has no ${level} method`);
+  }
+  const random = options.random ?? Math.random;
+  const enabled = (level: LogLevel): boolean => logger.isLevelEnabled?.(level) ?? true;
+
+  const write = (level: LogLevel, ctx: ServerContext, code: Code, started: number, err: unknown): void => {
+    const line: Record<string, unknown> = {
+      service: ctx.service,
+      method: ctx.method,
+      code: codeName(code),
+      codeNumber: code,
+      durationMs: performance.now() - started,
+      peer: ctx.peer,
+      requestId: ctx.requestId,
+    };
+    const trace = ctx.state.trace as { traceId?: unknown } | undefined;
+    if (trace?.traceId !== undefined) line.traceId = trace.traceId;
+    if (err !== undefined) line.error = messageOf(err);
+    (logger[level] as LogFn)(line, MESSAGE);
+  };
+
+  const run = async (ctx: ServerContext, next: ServerNext, logOk: boolean): Promise<void> => {
+    const started = performance.now();
+    try {
+      await next();
+    } catch (err) {
+      const code = codeOf(err, ctx);
+      const level =
+        isCallerError(code) || code === Code.ResourceExhausted ? levels.clientError : levels.serverError;
+      if (enabled(level)) write(level, ctx, code, started, err);
+      throw err;
+    }
+    if (logOk && (sampleRate === 1 || random() < sampleRate))
+      write(levels.ok, ctx, Code.OK, started, undefined);
+  };
+
+  return (ctx, next) => {
+    const logOk = sampleRate > 0 && enabled(levels.ok);
+    if (!logOk && !enabled(levels.clientError) && !enabled(levels.serverError)) return next();
+    return run(ctx, next, logOk);
+  };
+}
+
+function messageOf(err: unknown): string {
+  if (err instanceof RpcError) return err.rawMessage;
+  if (err instanceof Error) return err.message;
+  try {
+    return String(err);
+  } catch {
+    return Object.prototype.toString.call(err);
+  }
+}

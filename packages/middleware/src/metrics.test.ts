@@ -1,0 +1,156 @@
+import { clientMetrics, metrics, recovery } from '@mini-rpc/middleware';
+import type { CallRequest } from '@mini-rpc/protocol';
+import { Code, createMetadata, RpcError } from '@mini-rpc/protocol';
+import { Counter, Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { compose, makeContext, recordingLogger, rejectionOf } from '../test/compose.js';
+
+/** The value of one series of `name`, matched by its labels. */
+async function seriesValue(
+  registry: Registry,
+  name: string,
+  labels: Record<string, string>,
+): Promise<number | undefined> {
+  const metric = await registry.getSingleMetric(name)?.get();
+  const match = metric?.values.find((v) =>
+    Object.entries(labels).every(([k, value]) => v.labels[k] === value),
+  );
+  return match?.value;
+}
+
+describe('metrics (server)', () => {
+  it('counts calls by service, method and code name', async () => {
+    const registry = new Registry();
+    const mw = metrics({ registry });
+    const outcomes: Code[] = [
+      ...Array<Code>(5).fill(Code.OK),
+      ...Array<Code>(3).fill(Code.NotFound),
+      ...Array<Code>(2).fill(Code.Unavailable),
+    ];
+    for (const outcome of outcomes) {
+      const run = compose([mw], () => {
+        if (outcome !== Code.OK) throw new RpcError(outcome, 'x');
+        return 'ok';
+      });
+      if (outcome === Code.OK) await run(makeContext({ service: 'Users', method: 'get' }));
+      else await rejectionOf(run(makeContext({ service: 'Users', method: 'get' })));
+    }
+    await compose([mw], () => 'ok')(makeContext({ service: 'Users', method: 'list' }));
+
+    const name = 'mini_rpc_server_requests_total';
+    expect(await seriesValue(registry, name, { service: 'Users', method: 'get', code: 'OK' })).toBe(5);
+    expect(await seriesValue(registry, name, { service: 'Users', method: 'get', code: 'NotFound' })).toBe(3);
+    expect(await seriesValue(registry, name, { service: 'Users', method: 'get', code: 'Unavailable' })).toBe(
+      2,
+    );
+    expect(await seriesValue(registry, name, { service: 'Users', method: 'list', code: 'OK' })).toBe(1);
+    const text = await registry.getSingleMetricAsString(name);
+    expect(text).toContain('mini_rpc_server_requests_total{service="Users",method="get",code="NotFound"} 3');
+
+    const durations = 'mini_rpc_server_request_duration_seconds';
+    expect(await seriesValue(registry, `${durations}`, { service: 'Users', method: 'get', le: '+Inf' })).toBe(
+      10,
+    );
+    const histogram = await registry.getSingleMetricAsString(durations);
+    expect(histogram).toContain(
+      'mini_rpc_server_request_duration_seconds_count{service="Users",method="get"} 10',
+    );
+  });
+
+  it('counts an unexpected error as Internal under recovery and as Unknown without it', async () => {
+    const registry = new Registry();
+    const boom = () => {
+      throw new Error('bug');
+    };
+    await rejectionOf(
+      compose(
+        [recovery({ logger: recordingLogger() }), metrics({ registry })],
+        boom,
+      )(makeContext({ method: 'a' })),
+    );
+    await rejectionOf(compose([metrics({ registry })], boom)(makeContext({ method: 'b' })));
+    const name = 'mini_rpc_server_requests_total';
+    expect(await seriesValue(registry, name, { method: 'a', code: 'Internal' })).toBe(1);
+    expect(await seriesValue(registry, name, { method: 'b', code: 'Unknown' })).toBe(1);
+  });
+
+  it('tracks in-flight calls per service', async () => {
+    const registry = new Registry();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const run = compose([metrics({ registry })], () => gate);
+    const a = run(makeContext({ service: 'Slow' }));
+    const b = run(makeContext({ service: 'Slow' }));
+    expect(await seriesValue(registry, 'mini_rpc_server_in_flight', { service: 'Slow' })).toBe(2);
+    release();
+    await Promise.all([a, b]);
+    expect(await seriesValue(registry, 'mini_rpc_server_in_flight', { service: 'Slow' })).toBe(0);
+  });
+
+  it('shares metric objects between two middleware on one registry, and honours the prefix', async () => {
+    const registry = new Registry();
+    await compose([metrics({ registry })], () => 1)(makeContext());
+    await compose([metrics({ registry })], () => 1)(makeContext());
+    expect(await seriesValue(registry, 'mini_rpc_server_requests_total', { code: 'OK' })).toBe(2);
+    await compose([metrics({ registry, prefix: 'app_' })], () => 1)(makeContext());
+    expect(await seriesValue(registry, 'app_server_requests_total', { code: 'OK' })).toBe(1);
+  });
+
+  it('counts again from zero after registry.resetMetrics()', async () => {
+    const registry = new Registry();
+    const run = compose([metrics({ registry })], () => 1);
+    await run(makeContext());
+    await run(makeContext());
+    expect(await seriesValue(registry, 'mini_rpc_server_requests_total', { code: 'OK' })).toBe(2);
+    registry.resetMetrics();
+    await run(makeContext());
+    expect(await seriesValue(registry, 'mini_rpc_server_requests_total', { code: 'OK' })).toBe(1);
+    expect(await seriesValue(registry, 'mini_rpc_server_in_flight', { service: 'Greeter' })).toBe(0);
+  });
+
+  it('refuses a registry where a name is taken by another kind of metric', () => {
+    const registry = new Registry();
+    new Counter({
+      name: 'mini_rpc_server_in_flight',
+      help: 'x',
+      labelNames: ['service'],
+      registers: [registry],
+    });
+    expect(() => metrics({ registry })).toThrow(TypeError);
+  });
+});
+
+describe('clientMetrics', () => {
+  const call = (method: string): CallRequest => ({
+    service: 'Billing',
+    method,
+    args: [],
+    metadata: createMetadata(),
+    deadline: undefined,
+    signal: undefined,
+    idempotent: false,
+  });
+
+  it('counts outgoing calls by code and measures them', async () => {
+    const registry = new Registry();
+    const send = clientMetrics({ registry })(async (c) => {
+      if (c.method === 'fail') throw new RpcError(Code.DeadlineExceeded, 'late');
+      if (c.method === 'abort') throw new DOMException('gone', 'AbortError');
+      return 'ok';
+    });
+    for (let i = 0; i < 4; i++) expect(await send(call('charge'))).toBe('ok');
+    await rejectionOf(send(call('fail')));
+    await rejectionOf(send(call('abort')));
+    const name = 'mini_rpc_client_requests_total';
+    expect(await seriesValue(registry, name, { service: 'Billing', method: 'charge', code: 'OK' })).toBe(4);
+    expect(await seriesValue(registry, name, { method: 'fail', code: 'DeadlineExceeded' })).toBe(1);
+    expect(await seriesValue(registry, name, { method: 'abort', code: 'Cancelled' })).toBe(1);
+    const text = await registry.getSingleMetricAsString('mini_rpc_client_request_duration_seconds');
+    expect(text).toContain(
+      'mini_rpc_client_request_duration_seconds_count{service="Billing",method="charge"} 4',
+    );
+    expect(await seriesValue(registry, 'mini_rpc_client_in_flight', { service: 'Billing' })).toBe(0);
+  });
+});
