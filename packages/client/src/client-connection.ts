@@ -127,8 +127,20 @@ export class ClientConnection {
       }
       this.afterCall();
     } else if (frame.type === FrameType.GoAway) {
-      // The server drains: no new calls here; it still answers every request it received.
+      // docs/protocol.md §3.5: calls up to frame.id will be answered; later ones were not run, so they fail
+      // now, marked safe to retry elsewhere. No new calls go here.
+      const lastId = frame.id;
+      const reason = errorFromMetadata(
+        frame.metadata[MetadataKey.Status] ?? String(Code.Unavailable),
+        frame.metadata,
+      );
+      for (const call of [...this.pending.values()]) {
+        if (call.id <= lastId) continue;
+        this.pending.delete(call.id);
+        call.reject(markUnprocessed(new RpcError(Code.Unavailable, `not run: ${reason.rawMessage}`)));
+      }
       this.retire();
+      if (this.pending.size === 0) this.events.onIdle(this);
     }
   }
 
@@ -166,15 +178,11 @@ export function errorFromMetadata(status: string, md: Record<string, string>): R
     }
   }
   const extra: Record<string, string> = {};
+  // User keys and the retry hint reach the caller; the other reserved keys are already in code/message/details.
   for (const key in md)
-    if (key !== MetadataKey.Status && key !== MetadataKey.Message && key !== MetadataKey.Details)
-      extra[key] = md[key] as string;
+    if (!key.startsWith(':') || key === MetadataKey.RetryAfter) extra[key] = md[key] as string;
   const error = RpcError.fromWire(Number(status), md[MetadataKey.Message] ?? '', details, extra);
-  // Refusals before dispatch are safe to retry elsewhere (docs/resilience.md).
-  if (
-    error.code === Code.ResourceExhausted &&
-    error.rawMessage === 'too many calls in flight on this connection'
-  )
-    markUnprocessed(error);
+  // The server refused the call before running it: safe to retry anywhere (docs/protocol.md §4.2).
+  if (md[MetadataKey.NotRun] === '1') markUnprocessed(error);
   return error;
 }

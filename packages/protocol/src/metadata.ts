@@ -23,6 +23,8 @@ export const MetadataKey = {
   Details: ':d',
   /** Response (ResourceExhausted, Unavailable): milliseconds after which a retry may succeed. */
   RetryAfter: ':r',
+  /** Response: `1` when the server refused the call before its handler ran, so a retry is always safe. */
+  NotRun: ':u',
 } as const;
 
 /** The reserved prefix: user metadata keys must not start with it. */

@@ -90,6 +90,10 @@ interface ConnState {
   readonly conn: Connection;
   readonly calls: Map<number, CallContext>;
   readEnded: boolean;
+  /** Highest request id accepted on this connection. */
+  maxId: number;
+  /** Set once GoAway went out: the highest id that will still be answered (docs/protocol.md §3.5). */
+  goAwayId: number | undefined;
 }
 
 interface ResolvedMethod {
@@ -98,6 +102,9 @@ interface ResolvedMethod {
   readonly responseSchema: CodecSchema;
   chain: readonly ServerMiddleware[] | undefined;
 }
+
+/** Marks refusals that happened before any handler ran (docs/protocol.md §4.2, `:u`). */
+const NOT_RUN: Metadata = { [MetadataKey.NotRun]: '1' };
 
 const isThenable = (v: unknown): v is PromiseLike<unknown> =>
   v !== null &&
@@ -230,7 +237,7 @@ class RpcServer implements Server {
         if (r.status === 'rejected') this.logger.warn({ err: r.reason }, 'deregister failed');
     }
     this.draining = true;
-    for (const st of this.conns) st.conn.goAway(Code.OK, 'server shutting down');
+    for (const st of this.conns) this.sendGoAway(st);
     const stopped = this.listener?.close();
     const drained = new Promise<void>((resolve) => {
       const check = (): void => {
@@ -258,6 +265,8 @@ class RpcServer implements Server {
       conn: undefined as unknown as Connection,
       calls: new Map(),
       readEnded: false,
+      maxId: 0,
+      goAwayId: undefined,
     };
     const conn = createConnection(
       socket,
@@ -278,7 +287,15 @@ class RpcServer implements Server {
     );
     (st as { conn: Connection }).conn = conn;
     this.conns.add(st);
-    if (this.draining) conn.goAway(Code.OK, 'server shutting down');
+    if (this.draining) this.sendGoAway(st);
+  }
+
+  /** Tells the client to send no more calls here; it still gets answers to the ones already accepted. */
+  private sendGoAway(st: ConnState): void {
+    if (st.goAwayId !== undefined) return;
+    st.goAwayId = st.maxId;
+    st.conn.goAway(Code.Unavailable, 'server shutting down', st.maxId);
+    if (st.calls.size === 0) void st.conn.end();
   }
 
   private onClose(st: ConnState, error: RpcError | undefined): void {
@@ -308,8 +325,23 @@ class RpcServer implements Server {
 
   private onRequest(st: ConnState, frame: Frame): void {
     const md = frame.metadata;
-    const service = md[MetadataKey.Service] ?? '';
-    const methodName = md[MetadataKey.Method] ?? '';
+    if (st.calls.has(frame.id)) {
+      // Two calls with one id cannot be told apart: the peer is broken (docs/protocol.md §3.1).
+      this.logger.warn({ peer: st.conn.remoteAddress, requestId: frame.id }, 'request id already in flight');
+      st.conn.terminate(new RpcError(Code.InvalidArgument, `request id ${frame.id} is already in flight`));
+      return;
+    }
+    if (st.goAwayId !== undefined && frame.id > st.goAwayId) {
+      this.refuse(st, frame, Code.Unavailable, 'server shutting down: call not run');
+      return;
+    }
+    if (frame.id > st.maxId) st.maxId = frame.id;
+    const service = md[MetadataKey.Service];
+    const methodName = md[MetadataKey.Method];
+    if (service === undefined || methodName === undefined) {
+      this.refuse(st, frame, Code.InvalidArgument, 'request without service or method name');
+      return;
+    }
     const table = this.methods.get(service);
     const resolved = table?.get(methodName);
     if (resolved === undefined) {
@@ -318,11 +350,8 @@ class RpcServer implements Server {
       this.refuse(st, frame, Code.NotFound, what);
       return;
     }
-    if (st.calls.size >= this.maxInFlight || st.calls.has(frame.id)) {
-      const why = st.calls.has(frame.id)
-        ? `request id ${frame.id} is already in flight`
-        : 'too many calls in flight on this connection';
-      this.refuse(st, frame, st.calls.has(frame.id) ? Code.InvalidArgument : Code.ResourceExhausted, why);
+    if (st.calls.size >= this.maxInFlight) {
+      this.refuse(st, frame, Code.ResourceExhausted, 'too many calls in flight on this connection');
       return;
     }
     const codec = this.codecs[frame.codec];
@@ -338,7 +367,19 @@ class RpcServer implements Server {
       return;
     }
     const t = md[MetadataKey.Timeout];
-    const deadline = t === undefined ? undefined : Date.now() + Number(t);
+    let deadline: number | undefined;
+    if (t !== undefined) {
+      const ms = Number(t);
+      if (!(ms >= 0)) {
+        this.refuse(st, frame, Code.InvalidArgument, `invalid timeout '${t}'`);
+        return;
+      }
+      if (ms === 0) {
+        this.refuse(st, frame, Code.DeadlineExceeded, 'deadline exceeded before the call ran');
+        return;
+      }
+      deadline = Date.now() + ms;
+    }
     const ctx = new CallContext(service, methodName, frame.id, md, st.conn.remoteAddress, deadline);
     st.calls.set(frame.id, ctx);
     this.inFlight++;
@@ -388,7 +429,8 @@ class RpcServer implements Server {
     ctx.finish();
     st.calls.delete(ctx.requestId);
     this.inFlight--;
-    if (st.readEnded && st.calls.size === 0) queueMicrotask(() => void st.conn.end());
+    if ((st.readEnded || st.goAwayId !== undefined) && st.calls.size === 0)
+      queueMicrotask(() => void st.conn.end());
     return !st.conn.closed && ctx.aborted?.code !== Code.Cancelled;
   }
 
@@ -437,7 +479,7 @@ class RpcServer implements Server {
 
   private refuse(st: ConnState, frame: Frame, code: Code, message: string): void {
     this.logger.warn({ peer: st.conn.remoteAddress, requestId: frame.id, code }, message);
-    this.sendError(st, frame.codec, frame.id, new RpcError(code, message), undefined);
+    this.sendError(st, frame.codec, frame.id, new RpcError(code, message), NOT_RUN);
   }
 
   private sendError(

@@ -62,8 +62,13 @@ export interface Connection {
    * over the limit.
    */
   send(frame: OutgoingFrame): void;
-  /** Queues a GoAway frame (status OK means a graceful drain); the connection stays open for answers. */
-  goAway(code: Code, message: string): void;
+  /**
+   * Queues a GoAway frame carrying `lastId`, the highest request id accepted (docs/protocol.md §3.5); the
+   * connection stays open so accepted calls can still be answered.
+   */
+  goAway(code: Code, message: string, lastId?: number): void;
+  /** Tells the peer why (GoAway with the error's code and message) and closes: for peers that broke the protocol. */
+  terminate(error: RpcError): void;
   /** Flushes what is queued, ends the socket and resolves when it is closed. */
   end(): Promise<void>;
   /** Destroys the socket at once; queued frames are dropped. */
@@ -173,13 +178,13 @@ class FramedConnection implements Connection {
     }
   }
 
-  goAway(code: Code, message: string): void {
+  goAway(code: Code, message: string, lastId = 0): void {
     if (this.closed || this.endPromise !== undefined) return;
     const metadata =
       code === Code.OK
         ? { [MetadataKey.Message]: message }
         : { [MetadataKey.Status]: String(code), [MetadataKey.Message]: message };
-    this.send({ type: FrameType.GoAway, codec: 0, id: 0, metadata });
+    this.send({ type: FrameType.GoAway, codec: 0, id: lastId, metadata });
   }
 
   end(): Promise<void> {
@@ -204,7 +209,7 @@ class FramedConnection implements Connection {
    * Fails the connection because of what the peer sent: callers learn at once (onClose), the peer gets a
    * GoAway saying why, and the socket lingers briefly so that GoAway is not lost to a reset.
    */
-  private fail(error: RpcError): void {
+  terminate(error: RpcError): void {
     if (this.closed) return;
     this.queue = [
       {
@@ -282,7 +287,7 @@ class FramedConnection implements Connection {
     try {
       this.decoder.push(chunk);
     } catch (err) {
-      if (err instanceof ProtocolError) this.fail(err);
+      if (err instanceof ProtocolError) this.terminate(err);
       else this.close(RpcError.from(err, Code.Internal));
     }
   }
