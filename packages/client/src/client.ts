@@ -13,7 +13,15 @@ import type {
   RetryPolicy,
   ServiceInstance,
 } from '@mini-rpc/protocol';
-import { Code, encodeMetadata, FrameType, MetadataKey, RESERVED_PREFIX, RpcError } from '@mini-rpc/protocol';
+import {
+  Code,
+  encodeMetadata,
+  FrameType,
+  IDEMPOTENT_METADATA_KEY,
+  MetadataKey,
+  RESERVED_PREFIX,
+  RpcError,
+} from '@mini-rpc/protocol';
 import type { ConnectOptions } from '@mini-rpc/transport';
 import type { Call } from './call.js';
 import { createCall } from './call.js';
@@ -280,7 +288,8 @@ class RpcClient implements Client {
         const remainingMs = (call.deadline ?? Number.POSITIVE_INFINITY) - Date.now();
         if (remainingMs <= 0 || this.closed || call.signal?.aborted) throw error;
         const unprocessed = isUnprocessed(error);
-        if (!unprocessed && !call.idempotent) throw error;
+        if (!unprocessed && !call.idempotent && !this.idempotentByRegistry(call.service, call.method))
+          throw error;
         let delay: number;
         if (retry !== undefined) delay = retry.nextDelay({ attempt, error, remainingMs });
         else {
@@ -291,6 +300,13 @@ class RpcClient implements Client {
         await sleep(delay, call.signal);
       }
     }
+  }
+
+  /** Whether the registry says the method is idempotent (servers publish their `@method({ idempotent })` list). */
+  private idempotentByRegistry(service: string, method: string): boolean {
+    const first = this.directory?.peek(service)?.[0];
+    const list = first?.metadata[IDEMPOTENT_METADATA_KEY];
+    return list !== undefined && list.split(',').includes(method);
   }
 
   private async attempt(

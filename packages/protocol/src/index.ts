@@ -27,8 +27,9 @@ export type { ServerContext, ServerMiddleware, ServerNext } from './middleware.j
 export type { Breaker, BreakerFactory, BreakerState, Limiter, RetryAttempt, RetryPolicy } from './policy.js';
 export type { ProtocolErrorKind } from './protocol-error.js';
 export { isProtocolError, ProtocolError } from './protocol-error.js';
-// Contracts the other packages implement and plug into each other
 export type { Registry, RegistryWatch, ServiceInstance, WatchListener } from './registry.js';
+// Contracts the other packages implement and plug into each other
+export { IDEMPOTENT_METADATA_KEY } from './registry.js';
 export type { RpcErrorOptions } from './rpc-error.js';
 export { RpcError } from './rpc-error.js';
 export { utf8Length } from './utf8.js';

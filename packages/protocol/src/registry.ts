@@ -13,6 +13,12 @@ export interface ServiceInstance {
   readonly metadata: Readonly<Record<string, string>>;
 }
 
+/**
+ * Instance metadata key under which a server lists the service's idempotent methods (comma-separated), so
+ * clients that discover it may retry those calls after a connection loss without a client-side setting.
+ */
+export const IDEMPOTENT_METADATA_KEY = 'mini-rpc.idempotent';
+
 /** A running watch; `stop()` ends it and no listener call follows. */
 export interface RegistryWatch {
   stop(): Promise<void>;

@@ -8,6 +8,7 @@ import {
   DEFAULT_MAX_METADATA,
   DEFAULT_MAX_PAYLOAD,
   FrameType,
+  IDEMPOTENT_METADATA_KEY,
   MetadataKey,
   RESERVED_PREFIX,
   RpcError,
@@ -101,6 +102,11 @@ interface ResolvedMethod {
   readonly requestSchema: CodecSchema;
   readonly responseSchema: CodecSchema;
   chain: readonly ServerMiddleware[] | undefined;
+}
+
+function idempotentMetadata(def: ServiceDefinition): Record<string, string> {
+  const names = [...def.methods.values()].filter((m) => m.idempotent).map((m) => m.name);
+  return names.length === 0 ? {} : { [IDEMPOTENT_METADATA_KEY]: names.join(',') };
 }
 
 /** Marks refusals that happened before any handler ran (docs/protocol.md §4.2, `:u`). */
@@ -222,7 +228,7 @@ class RpcServer implements Server {
         host,
         port,
         weight: this.options.weight ?? 1,
-        metadata: { ...def.options.metadata, ...this.options.instanceMetadata },
+        metadata: { ...def.options.metadata, ...this.options.instanceMetadata, ...idempotentMetadata(def) },
       };
       await registry.register(instance);
       this.registered.push(instance);

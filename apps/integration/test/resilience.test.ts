@@ -1,0 +1,219 @@
+import { roundRobin } from '@mini-rpc/balancer';
+import { createClient } from '@mini-rpc/client';
+import type { ServiceInstance } from '@mini-rpc/protocol';
+import { Code, RpcError } from '@mini-rpc/protocol';
+import { createMemoryRegistry } from '@mini-rpc/registry';
+import { createBreakerGroup, createRetryBudget, createRetryPolicy } from '@mini-rpc/resilience';
+import type { Server } from '@mini-rpc/server';
+import { createServer, silentLogger } from '@mini-rpc/server';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Instance, load, startInstances } from './cluster.js';
+import { type ChildServer, startChildServer, waitFor } from './helpers.js';
+
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+const childInstance = (child: ChildServer, i: number): ServiceInstance => ({
+  id: `Arith@127.0.0.1:${child.port}`,
+  name: 'Arith',
+  host: '127.0.0.1',
+  port: child.port,
+  weight: 1,
+  metadata: { 'mini-rpc.idempotent': 'add,whoami', n: String(i) },
+});
+
+describe('resilience with three instances', () => {
+  it('one of three server processes killed (SIGKILL) under load of idempotent calls: zero failed calls', async () => {
+    const registry = createMemoryRegistry();
+    const children = await Promise.all([0, 1, 2].map((i) => startChildServer({ name: `c${i}` })));
+    cleanups.push(async () => {
+      for (const c of children) await c.kill();
+      await registry.close();
+    });
+    // The registry keeps listing the killed instance: the client must route around it by itself.
+    for (const [i, c] of children.entries()) await registry.register(childInstance(c, i));
+    const client = createClient({
+      registry,
+      balancer: roundRobin(),
+      retry: createRetryPolicy({ maxRetries: 3, initialDelayMs: 5, maxDelayMs: 50 }),
+      timeoutMs: 5_000,
+    });
+    cleanups.push(() => client.close());
+    const servedBy: Record<string, number> = {};
+    let done = 0;
+    const killAt = 600;
+    let killed: Promise<void> | undefined;
+    const failed = await load(
+      async () => {
+        const who = await client.call<string>('Arith', 'whoami');
+        servedBy[who] = (servedBy[who] ?? 0) + 1;
+        if (++done === killAt) killed = children[0]?.kill('SIGKILL');
+      },
+      3_000,
+      16,
+    );
+    await killed;
+    expect(failed).toBe(0);
+    expect(done).toBe(3_000);
+    // After the kill the two survivors carried the load.
+    expect((servedBy.c1 ?? 0) + (servedBy.c2 ?? 0)).toBeGreaterThan(3_000 - killAt);
+    expect(servedBy.c0 ?? 0).toBeLessThanOrEqual(killAt + 16);
+  });
+
+  it('rolling restart of all three instances (graceful close, start again) under load: zero failed calls, non-idempotent too', async () => {
+    const registry = createMemoryRegistry();
+    let servers: Instance[] = await startInstances(registry, 3);
+    cleanups.push(async () => {
+      for (const s of servers) await s.server.close({ graceMs: 500 });
+      await registry.close();
+    });
+    const client = createClient({
+      registry,
+      balancer: roundRobin(),
+      retry: createRetryPolicy({ maxRetries: 3, initialDelayMs: 5, maxDelayMs: 50 }),
+    });
+    cleanups.push(() => client.close());
+    let stop = false;
+    let calls = 0;
+    let failures = 0;
+    const errors: string[] = [];
+    const worker = async (): Promise<void> => {
+      // Non-idempotent method: only calls the server never ran may be retried.
+      while (!stop && calls < 50_000) {
+        calls++;
+        await client.call('Echo', 'echo', { n: calls }, { idempotent: false }).catch((e: unknown) => {
+          failures++;
+          errors.push(String(e));
+        });
+      }
+    };
+    const workers = Array.from({ length: 8 }, worker);
+    for (let i = 0; i < 3; i++) {
+      const target = calls + 300;
+      await waitFor(() => calls >= target, 10_000, 'calls to flow');
+      const old = servers[i] as Instance;
+      await old.server.close({ graceMs: 2_000 });
+      const [fresh] = await startInstances(registry, 1);
+      servers = servers.map((s) => (s === old ? (fresh as Instance) : s));
+    }
+    const target = calls + 300;
+    await waitFor(() => calls >= target, 10_000, 'calls to flow after the restarts');
+    stop = true;
+    await Promise.all(workers);
+    expect(errors.slice(0, 3)).toEqual([]);
+    expect(failures).toBe(0);
+    expect(servers.every((s) => s.calls > 0)).toBe(true);
+  });
+
+  it('an instance that never answers: DeadlineExceeded at the deadline, its breaker opens, later calls skip it, half-open probes close it after recovery', async () => {
+    const registry = createMemoryRegistry();
+    let mute = false;
+    const servers: Server[] = [];
+    const served: Record<string, number> = {};
+    const release: (() => void)[] = [];
+    for (const name of ['a', 'b', 'c']) {
+      const server = createServer({ logger: silentLogger, registry });
+      server.addService(
+        {
+          who() {
+            served[name] = (served[name] ?? 0) + 1;
+            if (name === 'a' && mute) return new Promise((resolve) => release.push(() => resolve(name)));
+            return name;
+          },
+        },
+        { name: 'Mute' },
+      );
+      await server.listen();
+      servers.push(server);
+    }
+    cleanups.push(async () => {
+      for (const r of release) r();
+      for (const s of servers) await s.close({ graceMs: 200 });
+      await registry.close();
+    });
+    const transitions: string[] = [];
+    const breakers = createBreakerGroup({
+      consecutiveFailures: 3,
+      coolDownMs: 300,
+      halfOpenMaxProbes: 1,
+      successesToClose: 1,
+    });
+    breakers.on('stateChange', (id, from, to) => {
+      if (id.includes(String(servers[0]?.port))) transitions.push(`${from}->${to}`);
+    });
+    const client = createClient({ registry, balancer: roundRobin(), breakers, timeoutMs: 150 });
+    cleanups.push(() => client.close());
+    expect(await load(() => client.call('Mute', 'who'), 30, 1)).toBe(0);
+
+    mute = true;
+    const outcomes: (string | number)[] = [];
+    const t0 = Date.now();
+    for (let i = 0; i < 30; i++) {
+      outcomes.push(await client.call<string>('Mute', 'who').catch((e: unknown) => (e as RpcError).code));
+    }
+    const timeouts = outcomes.filter((o) => o === Code.DeadlineExceeded).length;
+    expect(timeouts).toBe(3);
+    expect(Date.now() - t0).toBeLessThan(3 * 150 + 1_000);
+    const skippedA = served.a;
+    expect(outcomes.filter((o) => o === 'b' || o === 'c')).toHaveLength(27);
+    expect(transitions).toEqual(['closed->open']);
+
+    mute = false;
+    for (const r of release.splice(0)) r();
+    await waitFor(
+      async () => {
+        await client.call('Mute', 'who');
+        return transitions.includes('half-open->closed');
+      },
+      5_000,
+      'the breaker to close again',
+    );
+    expect(transitions).toEqual(['closed->open', 'open->half-open', 'half-open->closed']);
+    expect(served.a).toBeGreaterThan(skippedA ?? 0);
+  });
+
+  it('every instance refusing (Unavailable): calls fail fast and attempts stay within the retry budget', async () => {
+    const registry = createMemoryRegistry();
+    let attempts = 0;
+    const servers: Server[] = [];
+    for (let i = 0; i < 3; i++) {
+      const server = createServer({ logger: silentLogger, registry });
+      server.addService(
+        {
+          get() {
+            attempts++;
+            throw new RpcError(Code.Unavailable, 'overloaded');
+          },
+        },
+        { name: 'Down', methods: { get: { idempotent: true } } },
+      );
+      await server.listen();
+      servers.push(server);
+    }
+    cleanups.push(async () => {
+      for (const s of servers) await s.close({ graceMs: 200 });
+      await registry.close();
+    });
+    const budget = createRetryBudget({ ratio: 0.1, minRetriesPerSecond: 10, windowMs: 10_000 });
+    const client = createClient({
+      registry,
+      balancer: roundRobin(),
+      retry: createRetryPolicy({ maxRetries: 3, initialDelayMs: 1, maxDelayMs: 5, budget }),
+    });
+    cleanups.push(() => client.close());
+    const calls = 500;
+    const t0 = Date.now();
+    const codes = await Promise.all(
+      Array.from({ length: calls }, () =>
+        client.call('Down', 'get').catch((e: unknown) => (e as RpcError).code),
+      ),
+    );
+    expect(codes.every((c) => c === Code.Unavailable)).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(3_000);
+    // Budget: retries ≤ 10 % of calls + 10/s × 10 s window.
+    expect(attempts).toBeGreaterThan(calls);
+    expect(attempts).toBeLessThanOrEqual(calls * 1.1 + 100);
+  });
+});
