@@ -306,7 +306,7 @@ class RpcClient implements Client {
   private idempotentByRegistry(service: string, method: string): boolean {
     const first = this.directory?.peek(service)?.[0];
     const list = first?.metadata[IDEMPOTENT_METADATA_KEY];
-    return list !== undefined && list.split(',').includes(method);
+    return list?.split(',').includes(method) ?? false;
   }
 
   private async attempt(
