@@ -1,0 +1,191 @@
+import type { RegistryWatch, ServiceInstance, WatchListener } from '@mini-rpc/protocol';
+import type { Etcd3, IWatchResponse, Watcher } from 'etcd3';
+import type { Backoff } from './backoff.js';
+import { deliver } from './deliver.js';
+import { etcdError } from './etcd-error.js';
+import type { RegistryLogger } from './registry-logger.js';
+import { byId, parseServiceInstance } from './service-instance.js';
+
+/** What {@link createEtcdWatch} needs. */
+export interface EtcdWatchOptions {
+  readonly client: Etcd3;
+  /** The key prefix of one service, ending in `/`. */
+  readonly keyPrefix: string;
+  readonly listener: WatchListener;
+  readonly onError: ((error: Error) => void) | undefined;
+  readonly logger: RegistryLogger;
+  /** Delays between rebuild attempts. */
+  readonly backoff: Backoff;
+  /** Bound on how long `stop()` waits for etcd to confirm the cancel. */
+  readonly stopTimeoutMs: number;
+}
+
+interface Stored {
+  readonly json: string;
+  readonly instance: ServiceInstance;
+}
+
+/**
+ * Follows one service: lists the prefix, then watches from the list's revision + 1, keeping the instances
+ * in a map and delivering the full list after every change. A watcher that etcd cancels (e.g. its resume
+ * revision was compacted) or that cannot be created is rebuilt, list and watch, with backoff. While etcd is
+ * unreachable nothing is delivered, so listeners keep the last list.
+ */
+class EtcdWatch implements RegistryWatch {
+  private readonly instances = new Map<string, Stored>();
+  private watcher: Watcher | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private stopped = false;
+  /** Bumped on every rebuild and on stop, so that late answers of an old round are ignored. */
+  private round = 0;
+  /** What the listener got last; undefined before the first delivery. */
+  private delivered: Map<string, Stored> | undefined;
+  private connected = true;
+
+  constructor(private readonly options: EtcdWatchOptions) {
+    void this.rebuild();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.round++;
+    clearTimeout(this.timer);
+    const watcher = this.detach();
+    if (!watcher) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      watcher.cancel().catch(() => undefined),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.options.stopTimeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  private async rebuild(): Promise<void> {
+    const round = ++this.round;
+    const { client, keyPrefix } = this.options;
+    try {
+      const listing = await client.getAll().prefix(keyPrefix).exec();
+      if (round !== this.round) return;
+      this.instances.clear();
+      for (const kv of listing.kvs) this.store(kv.key.toString(), kv.value.toString());
+      this.deliver();
+      const watcher = client
+        .watch()
+        .prefix(keyPrefix)
+        .startRevision((BigInt(listing.header.revision) + 1n).toString())
+        .watcher();
+      watcher.on('error', (error) => this.failed(watcher, error));
+      watcher.on('data', (response) => this.apply(watcher, response));
+      watcher.on('connected', () => this.reconnected(watcher));
+      watcher.on('disconnected', (error) => this.disconnected(watcher, error));
+      this.watcher = watcher;
+    } catch (error) {
+      if (round !== this.round) return;
+      this.retry(error);
+    }
+  }
+
+  private apply(watcher: Watcher, response: IWatchResponse): void {
+    if (watcher !== this.watcher || response.events.length === 0) return;
+    for (const event of response.events) {
+      const key = event.kv.key.toString();
+      if (event.type === 'Put') this.store(key, event.kv.value.toString());
+      else this.instances.delete(key);
+    }
+    this.deliver();
+  }
+
+  private failed(watcher: Watcher, error: Error): void {
+    if (watcher !== this.watcher) return;
+    // etcd already dropped this watcher (e.g. compaction): nothing to cancel, only to rebuild.
+    this.detach();
+    this.retry(error);
+  }
+
+  private reconnected(watcher: Watcher): void {
+    if (watcher !== this.watcher) return;
+    this.connected = true;
+    this.options.backoff.reset();
+  }
+
+  private disconnected(watcher: Watcher, error: Error): void {
+    if (watcher !== this.watcher || !this.connected) return;
+    // etcd3 reconnects and resumes by itself; report the outage once, keep the last list.
+    this.connected = false;
+    this.report(error, 'watch disconnected, resuming when etcd is back');
+  }
+
+  private retry(error: unknown): void {
+    if (this.stopped) return;
+    const delay = this.options.backoff.next();
+    this.report(error, 'watch failed, listing and watching again', delay);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.rebuild();
+    }, delay);
+    this.timer.unref();
+  }
+
+  /** Forgets the current watcher; its handlers stay attached but ignore it (incl. 'error', see ETCD.md). */
+  private detach(): Watcher | undefined {
+    const watcher = this.watcher;
+    this.watcher = undefined;
+    return watcher;
+  }
+
+  private store(key: string, json: string): void {
+    const instance = parseServiceInstance(json);
+    if (instance) this.instances.set(key, { json, instance });
+    else {
+      this.instances.delete(key);
+      this.options.logger.warn({ key }, 'etcd registry: ignoring a value that is not a service instance');
+    }
+  }
+
+  /**
+   * Delivers the list if it differs from the last one delivered (or none was): a rebuild that finds what
+   * was there, or a delete and put of the same instance in one response (lease replaced), stays silent.
+   */
+  private deliver(): void {
+    if (this.stopped || (this.delivered !== undefined && sameEntries(this.delivered, this.instances))) return;
+    this.delivered = new Map(this.instances);
+    const list: ServiceInstance[] = [];
+    for (const { instance } of this.instances.values()) list.push(instance);
+    deliver(this.options.listener, list.sort(byId), this.options.onError);
+  }
+
+  private report(error: unknown, message: string, retryInMs?: number): void {
+    const rpcError = etcdError('watch', error);
+    this.options.logger.warn(
+      {
+        prefix: this.options.keyPrefix,
+        error: rpcError.message,
+        ...(retryInMs === undefined ? {} : { retryInMs }),
+      },
+      `etcd registry: ${message}`,
+    );
+    const { onError } = this.options;
+    if (!onError) return;
+    try {
+      onError(rpcError);
+    } catch (error) {
+      // Not inside etcd3's event loop: a throw there would break its reconnect logic.
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
+}
+
+function sameEntries(a: ReadonlyMap<string, Stored>, b: ReadonlyMap<string, Stored>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [key, stored] of a) if (b.get(key)?.json !== stored.json) return false;
+  return true;
+}
+
+/** Starts an etcd watch of one service; the first list comes once etcd answered the initial listing. */
+export function createEtcdWatch(options: EtcdWatchOptions): RegistryWatch {
+  return new EtcdWatch(options);
+}

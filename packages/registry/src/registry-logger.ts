@@ -1,0 +1,14 @@
+/**
+ * Where the etcd registry reports what it does on its own (lease lost, re-registered, watch rebuilt).
+ * pino loggers and `console` fit this shape. Without one, the registry logs nothing.
+ */
+export interface RegistryLogger {
+  info(details: Record<string, unknown>, message: string): void;
+  warn(details: Record<string, unknown>, message: string): void;
+}
+
+/** The logger used when none is given: drops everything. */
+export const silentLogger: RegistryLogger = {
+  info() {},
+  warn() {},
+};

@@ -1,0 +1,135 @@
+import type { ServiceInstance } from '@mini-rpc/protocol';
+import { Etcd3 } from 'etcd3';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createEtcdRegistry, type RegistryLogger } from '../src/index.js';
+import { type EtcdServer, startEtcd } from './etcd-server.js';
+import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
+import { ids, instance, waitFor } from './wait-for.js';
+
+let etcd: EtcdServer;
+let raw: Etcd3;
+let proxy: TcpProxy;
+beforeAll(async () => {
+  etcd = await startEtcd();
+  raw = new Etcd3({ hosts: etcd.endpoint });
+});
+afterAll(async () => {
+  raw?.close();
+  await etcd?.stop();
+});
+afterEach(async () => {
+  await proxy?.close();
+});
+
+function recorder() {
+  const lists: (readonly ServiceInstance[])[] = [];
+  const errors: Error[] = [];
+  const messages: string[] = [];
+  const logger: RegistryLogger = {
+    info: (_details, message) => messages.push(message),
+    warn: (_details, message) => messages.push(message),
+  };
+  return {
+    lists,
+    errors,
+    messages,
+    logger,
+    last: () => ids(lists.at(-1)).join(),
+    listener: (list: readonly ServiceInstance[]) => lists.push(list),
+    onError: (error: Error) => errors.push(error),
+  };
+}
+
+describe('etcd watch rebuild', () => {
+  it('rebuilds (lists and watches again) when its resume revision was compacted away', async () => {
+    proxy = await startTcpProxy(etcd.clientPort);
+    const owner = createEtcdRegistry({ endpoints: etcd.endpoint, prefix: '/compact', ttlSeconds: 30 });
+    const seen = recorder();
+    // This registry reaches etcd only through the proxy, so the test can cut it off alone.
+    const watching = createEtcdRegistry({
+      endpoints: `etcd://127.0.0.1:${proxy.port}`,
+      prefix: '/compact',
+      callTimeoutMs: 500,
+      logger: seen.logger,
+    });
+    try {
+      await owner.register(instance('Svc', 'a'));
+      watching.watch('Svc', seen.listener, seen.onError);
+      await waitFor(() => seen.last() === 'a', 2000, 'the watcher to see a');
+
+      proxy.block();
+      await waitFor(() => seen.errors.length > 0, 3000, 'the watcher to notice it is cut off');
+      await owner.register(instance('Svc', 'b'));
+      await owner.deregister(instance('Svc', 'a'));
+      const revision = (await raw.get('anything').exec()).header.revision;
+      await raw.kv.compact({ revision, physical: true });
+      const listsWhileCut = seen.lists.length;
+
+      proxy.unblock();
+      // Resuming at its old revision fails (compacted): only a rebuild brings b and drops a.
+      const took = await waitFor(() => seen.last() === 'b', 5000, 'the rebuilt watcher to see only b');
+      console.log(`watch rebuilt after compaction ${took} ms after etcd became reachable again`);
+      expect(seen.errors.map((e) => e.message)).toContainEqual(expect.stringMatching(/Watcher canceled/));
+      expect(seen.messages).toContain('etcd registry: watch failed, listing and watching again');
+      expect(seen.lists.slice(0, listsWhileCut).map(ids)).toEqual([['a']]);
+
+      // The rebuilt watch follows changes again.
+      await owner.register(instance('Svc', 'c'));
+      await waitFor(() => seen.last() === 'b,c', 1000, 'the rebuilt watcher to see c');
+    } finally {
+      await Promise.all([watching.close(), owner.close()]);
+    }
+  });
+
+  it('a watch started while etcd is unreachable reports it, delivers nothing, then the list once it is back', async () => {
+    proxy = await startTcpProxy(etcd.clientPort);
+    const owner = createEtcdRegistry({ endpoints: etcd.endpoint, prefix: '/late', ttlSeconds: 30 });
+    const seen = recorder();
+    const watching = createEtcdRegistry({
+      endpoints: `etcd://127.0.0.1:${proxy.port}`,
+      prefix: '/late',
+      callTimeoutMs: 300,
+      logger: seen.logger,
+    });
+    try {
+      await owner.register(instance('Svc', 'a'));
+      proxy.block();
+      watching.watch('Svc', seen.listener, seen.onError);
+      await waitFor(() => seen.errors.length >= 2, 5000, 'two failed attempts to be reported');
+      expect(seen.lists).toEqual([]);
+      await expect(watching.discover('Svc')).rejects.toMatchObject({ name: 'RpcError' });
+      proxy.unblock();
+      await waitFor(() => seen.last() === 'a', 5000, 'the list once etcd is reachable');
+      expect(seen.lists).toHaveLength(1);
+    } finally {
+      await Promise.all([watching.close(), owner.close()]);
+    }
+  });
+
+  it('a registration whose lease etcd expired while cut off comes back on a new lease', async () => {
+    proxy = await startTcpProxy(etcd.clientPort);
+    const log = recorder();
+    const registrant = createEtcdRegistry({
+      endpoints: `etcd://127.0.0.1:${proxy.port}`,
+      prefix: '/partition',
+      ttlSeconds: 1,
+      callTimeoutMs: 300,
+      logger: log.logger,
+    });
+    const seen = recorder();
+    const watching = createEtcdRegistry({ endpoints: etcd.endpoint, prefix: '/partition' });
+    try {
+      await registrant.register(instance('Svc', 'a'));
+      watching.watch('Svc', seen.listener);
+      await waitFor(() => seen.last() === 'a', 2000, 'the watcher to see a');
+      proxy.block();
+      // etcd itself is up: it expires the lease after the TTL and every watcher sees the instance go.
+      await waitFor(() => seen.last() === '', 3000, 'the lease to expire');
+      proxy.unblock();
+      await waitFor(() => seen.last() === 'a', 5000, 'the registrant to register again');
+      expect(log.messages).toContain('etcd registry: registered again on a new lease');
+    } finally {
+      await Promise.all([watching.close(), registrant.close()]);
+    }
+  });
+});
