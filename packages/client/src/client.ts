@@ -402,15 +402,14 @@ class RpcClient implements Client {
     }
     this.nextId = this.nextId >= 0x1f_ffff_ffff_ffff ? 1 : this.nextId + 1;
     const exchange = new Exchange(this.nextId, conn, codec, entry.responseSchema, timeoutMs, call.signal);
-    const metadata: Metadata = call.metadata;
-    metadata[MetadataKey.Timeout] = String(Math.ceil(timeoutMs));
     try {
       conn.send(exchange, {
         type: FrameType.Request,
         codec: codec.id,
         id: exchange.id,
         rawMetadata: entry.raw,
-        metadata,
+        metadata: call.metadata,
+        timeoutMs,
         payload,
       });
     } catch (err) {

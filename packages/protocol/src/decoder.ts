@@ -40,8 +40,12 @@ const u32 = (b: Uint8Array, o: number): number =>
   (b[o] as number) * 0x100_0000 +
   (((b[o + 1] as number) << 16) | ((b[o + 2] as number) << 8) | (b[o + 3] as number));
 
-/** Parses a metadata block; throws on lengths that overrun it or invalid UTF-8. */
+// Frames without metadata (most Responses, Heartbeats, Cancels) share one frozen empty object.
+const EMPTY_METADATA: Metadata = Object.freeze(createMetadata());
+
+/** Parses a metadata block (an empty block gives a shared, frozen empty object); throws on lengths that overrun it or invalid UTF-8. */
 export function decodeMetadata(source: Uint8Array, offset: number, length: number): Metadata {
+  if (length === 0) return EMPTY_METADATA;
   const md = createMetadata();
   const end = offset + length;
   let p = offset;
@@ -153,7 +157,7 @@ export function createFrameDecoder(
   }
 
   function emit(source: Uint8Array, offset: number): void {
-    const metadata = mdLen === 0 ? createMetadata() : decodeMetadata(source, offset, mdLen);
+    const metadata = decodeMetadata(source, offset, mdLen);
     const start = offset + mdLen;
     onFrame({ type, codec, id, metadata, payload: source.subarray(start, start + payloadLen) });
   }

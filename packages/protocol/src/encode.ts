@@ -24,7 +24,33 @@ export interface OutgoingFrame {
   id: number;
   metadata?: Metadata | undefined;
   rawMetadata?: Uint8Array | undefined;
+  /**
+   * Written as the reserved `:t` pair (whole milliseconds, rounded up) after the other metadata, without
+   * building a metadata object or a string per call.
+   */
+  timeoutMs?: number | undefined;
   payload?: Uint8Array | undefined;
+}
+
+// ':t' pair: key length 2, key bytes; the value length and digits follow.
+const TIMEOUT_KEY = [0x00, 0x02, 0x3a, 0x74] as const;
+const TIMEOUT_PAIR_MAX = 4 + 4 + 16;
+
+/** Writes the `:t` pair for `ms` at `offset`; returns the bytes written. */
+function writeTimeout(ms: number, target: Uint8Array, offset: number): number {
+  let value = Math.ceil(ms);
+  if (!(value >= 0) || value > Number.MAX_SAFE_INTEGER) {
+    throw new RpcError(Code.InvalidArgument, `timeout ${ms} is not a number of milliseconds`);
+  }
+  target.set(TIMEOUT_KEY, offset);
+  let digits = 1;
+  for (let v = value; v >= 10; v = Math.floor(v / 10)) digits++;
+  writeU32(target, offset + 4, digits);
+  for (let i = digits - 1; i >= 0; i--) {
+    target[offset + 8 + i] = 0x30 + (value % 10);
+    value = Math.floor(value / 10);
+  }
+  return 8 + digits;
 }
 
 /**
@@ -33,6 +59,7 @@ export interface OutgoingFrame {
  */
 export function maxFrameSize(frame: OutgoingFrame): number {
   let size = HEADER_SIZE + (frame.payload?.length ?? 0) + (frame.rawMetadata?.length ?? 0);
+  if (frame.timeoutMs !== undefined) size += TIMEOUT_PAIR_MAX;
   const md = frame.metadata;
   if (md !== undefined) {
     for (const key in md) size += 6 + 3 * (key.length + stringAt(md, key).length);
@@ -88,6 +115,8 @@ export function writeFrame(frame: OutgoingFrame, target: Uint8Array, offset: num
   }
   if (frame.metadata !== undefined)
     mdLen += writeMetadata(frame.metadata, target, offset + HEADER_SIZE + mdLen);
+  if (frame.timeoutMs !== undefined)
+    mdLen += writeTimeout(frame.timeoutMs, target, offset + HEADER_SIZE + mdLen);
   target[offset] = MAGIC >>> 8;
   target[offset + 1] = MAGIC & 0xff;
   target[offset + 2] = VERSION;

@@ -54,6 +54,7 @@ export interface Frame {
   codec: number;
   /** Request id; unique per connection while the call is in flight. */
   id: number;
+  /** On decode, a frame without metadata gets a shared frozen empty object: copy before adding keys. */
   metadata: Metadata;
   /** The codec bytes. On decode this may be a view into the received chunk: copy it to keep it long. */
   payload: Uint8Array;

@@ -38,18 +38,51 @@ export function writeUtf8(s: string, target: Uint8Array, offset: number): number
   return encoder.encodeInto(s, target.subarray(offset)).written;
 }
 
+// A small direct-mapped cache of short ASCII strings: service and method names, reserved keys and other
+// metadata repeat on every call, so most reads return an existing string instead of building one
+// (fewer allocations per frame; docs/lifecycle.md §4). Keys are copied into one preallocated buffer.
+const CACHE_SLOTS = 512;
+const CACHE_MAX = 32;
+const cacheBytes = new Uint8Array(CACHE_SLOTS * CACHE_MAX);
+const cacheLength = new Uint8Array(CACHE_SLOTS);
+const cacheString: (string | undefined)[] = new Array<string | undefined>(CACHE_SLOTS).fill(undefined);
+
 /** Reads `length` bytes at `offset` as strict UTF-8; throws ProtocolError('bad_utf8') on invalid bytes. */
 export function readUtf8(source: Uint8Array, offset: number, length: number): string {
-  if (length < 32) {
+  if (length <= CACHE_MAX) {
+    let h = length;
     let ascii = true;
     for (let i = 0; i < length; i++) {
-      if ((source[offset + i] as number) >= 0x80) {
+      const b = source[offset + i] as number;
+      if (b >= 0x80) {
         ascii = false;
         break;
       }
+      h = (Math.imul(h, 31) + b) | 0;
     }
-    if (ascii)
-      return String.fromCharCode.apply(null, source.subarray(offset, offset + length) as unknown as number[]);
+    if (ascii) {
+      const slot = (h ^ (h >>> 9)) & (CACHE_SLOTS - 1);
+      const base = slot * CACHE_MAX;
+      const cached = cacheString[slot];
+      if (cached !== undefined && cacheLength[slot] === length) {
+        let same = true;
+        for (let i = 0; i < length; i++) {
+          if (cacheBytes[base + i] !== source[offset + i]) {
+            same = false;
+            break;
+          }
+        }
+        if (same) return cached;
+      }
+      const text = String.fromCharCode.apply(
+        null,
+        source.subarray(offset, offset + length) as unknown as number[],
+      );
+      cacheBytes.set(source.subarray(offset, offset + length), base);
+      cacheLength[slot] = length;
+      cacheString[slot] = text;
+      return text;
+    }
   }
   try {
     return decoder.decode(source.subarray(offset, offset + length));
