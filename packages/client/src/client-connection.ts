@@ -8,6 +8,9 @@ import { markUnprocessed } from './unprocessed.js';
 /** One call waiting for its response. */
 export interface PendingCall {
   readonly id: number;
+  /** Absolute deadline (`Date.now()` clock); the client's deadline sweep calls `expire()` after it. */
+  readonly deadline: number;
+  expire(): void;
   readonly codec: Codec;
   readonly responseSchema: CodecSchema;
   resolve(value: unknown): void;

@@ -27,8 +27,9 @@ import type { Call } from './call.js';
 import { createCall } from './call.js';
 import type { CallOptions } from './call-options.js';
 import type { ClientConnection } from './client-connection.js';
+import { DeadlineSweep } from './deadline-sweep.js';
 import { Exchange } from './exchange.js';
-import type { PoolOptions, PoolStats } from './pool.js';
+import type { PoolHooks, PoolOptions, PoolStats } from './pool.js';
 import { ConnectionPool } from './pool.js';
 import { ServiceDirectory } from './service-directory.js';
 import type { ServiceProxy } from './service-proxy.js';
@@ -143,6 +144,13 @@ class RpcClient implements Client {
   private readonly addressUsers = new Map<string, Set<string>>();
   private nextId = 0;
   private closed = false;
+  /** Every open connection, drained pools' included, so their pending calls still time out. */
+  private readonly live = new Set<ClientConnection>();
+  private readonly sweep = new DeadlineSweep(() => this.live);
+  private readonly poolHooks: PoolHooks = {
+    opened: (c) => this.live.add(c),
+    closed: (c) => this.live.delete(c),
+  };
 
   constructor(options: ClientOptions) {
     if (options.address === undefined && options.registry === undefined) {
@@ -230,7 +238,9 @@ class RpcClient implements Client {
     this.closed = true;
     await this.directory?.close();
     for (const pool of this.pools.values()) pool.close(new RpcError(Code.Unavailable, 'client closed'));
+    for (const conn of this.live) conn.destroy(new RpcError(Code.Unavailable, 'client closed'));
     this.pools.clear();
+    this.sweep.stop();
   }
 
   private invoke(
@@ -401,7 +411,8 @@ class RpcClient implements Client {
       );
     }
     this.nextId = this.nextId >= 0x1f_ffff_ffff_ffff ? 1 : this.nextId + 1;
-    const exchange = new Exchange(this.nextId, conn, codec, entry.responseSchema, timeoutMs, call.signal);
+    const deadline = call.deadline ?? Date.now() + timeoutMs;
+    const exchange = new Exchange(this.nextId, conn, codec, entry.responseSchema, deadline, call.signal);
     try {
       conn.send(exchange, {
         type: FrameType.Request,
@@ -415,6 +426,7 @@ class RpcClient implements Client {
     } catch (err) {
       exchange.reject(RpcError.from(err, Code.Unavailable));
     }
+    this.sweep.arm();
     return exchange.promise;
   }
 
@@ -448,7 +460,7 @@ class RpcClient implements Client {
         readTimeoutMs: this.options.readTimeoutMs ?? 15_000,
         ...(this.options.tls === undefined ? {} : { tls: this.options.tls }),
       };
-      pool = new ConnectionPool(connect, this.options.pool);
+      pool = new ConnectionPool(connect, this.options.pool, this.poolHooks);
       this.pools.set(key, pool);
     }
     return pool;

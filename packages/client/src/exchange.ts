@@ -2,13 +2,10 @@ import type { Codec, CodecSchema } from '@mini-rpc/codec';
 import { Code, RpcError } from '@mini-rpc/protocol';
 import type { ClientConnection, PendingCall } from './client-connection.js';
 
-function onTimeout(exchange: Exchange): void {
-  exchange.expire();
-}
-
 /**
- * One request/response exchange on one connection. It is its own timer argument and abort listener
- * (`handleEvent`), so a call allocates this object and its promise, and no closures.
+ * One request/response exchange on one connection. It is its own abort listener (`handleEvent`) and has no
+ * timer of its own: the client's deadline sweep (`DeadlineSweep`) expires it, so a call allocates this
+ * object and its promise, and no closures or timers.
  */
 export class Exchange implements PendingCall {
   readonly id: number;
@@ -16,7 +13,8 @@ export class Exchange implements PendingCall {
   readonly responseSchema: CodecSchema;
   private readonly conn: ClientConnection;
   private readonly signal: AbortSignal | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  /** Absolute deadline, `Date.now()` clock. */
+  readonly deadline: number;
   private done = false;
   private onResolve!: (value: unknown) => void;
   private onReject!: (error: RpcError) => void;
@@ -27,7 +25,7 @@ export class Exchange implements PendingCall {
     conn: ClientConnection,
     codec: Codec,
     responseSchema: CodecSchema,
-    timeoutMs: number,
+    deadline: number,
     signal: AbortSignal | undefined,
   ) {
     this.id = id;
@@ -39,7 +37,7 @@ export class Exchange implements PendingCall {
       this.onResolve = resolve;
       this.onReject = reject;
     });
-    if (Number.isFinite(timeoutMs)) this.timer = setTimeout(onTimeout, timeoutMs, this);
+    this.deadline = deadline;
     signal?.addEventListener('abort', this);
   }
 
@@ -53,7 +51,6 @@ export class Exchange implements PendingCall {
 
   /** The deadline passed: stop waiting, tell the server. */
   expire(): void {
-    this.timer = undefined;
     if (this.done) return;
     this.conn.cancel(this.id);
     this.reject(new RpcError(Code.DeadlineExceeded, 'deadline exceeded waiting for the response'));
@@ -72,7 +69,6 @@ export class Exchange implements PendingCall {
   private finish(): boolean {
     if (this.done) return false;
     this.done = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
     this.signal?.removeEventListener('abort', this);
     return true;
   }

@@ -19,6 +19,12 @@ export interface PoolOptions {
   maxBackoffMs?: number;
 }
 
+/** Lets the owner of a pool follow its connections (the client's deadline sweep does). */
+export interface PoolHooks {
+  opened(connection: ClientConnection): void;
+  closed(connection: ClientConnection): void;
+}
+
 /** Counters of a pool (or the sum over pools). */
 export interface PoolStats {
   /** Connections opened. */
@@ -59,8 +65,11 @@ export class ConnectionPool {
   created = 0;
   reused = 0;
 
-  constructor(connectOptions: ConnectOptions, options: PoolOptions = {}) {
+  private readonly hooks: PoolHooks | undefined;
+
+  constructor(connectOptions: ConnectOptions, options: PoolOptions = {}, hooks?: PoolHooks) {
     this.connectOptions = connectOptions;
+    this.hooks = hooks;
     this.address = `${connectOptions.host}:${connectOptions.port}`;
     this.maxActive = Math.max(1, options.maxActive ?? 1);
     this.maxIdle = options.maxIdle ?? this.maxActive;
@@ -170,6 +179,7 @@ export class ConnectionPool {
         throw markUnprocessed(new RpcError(Code.Unavailable, `pool for ${this.address} is closed`));
       }
       this.open.push(conn);
+      this.hooks?.opened(conn);
       this.startSweeper();
       return conn;
     } catch (err) {
@@ -189,7 +199,10 @@ export class ConnectionPool {
 
   private remove(conn: ClientConnection): void {
     const i = this.open.indexOf(conn);
-    if (i >= 0 && conn.closed) this.open.splice(i, 1);
+    if (i >= 0 && conn.closed) {
+      this.open.splice(i, 1);
+      this.hooks?.closed(conn);
+    }
     if (this.open.length === 0) this.stopSweeper();
   }
 

@@ -1,0 +1,43 @@
+import type { ClientConnection } from './client-connection.js';
+
+/** How often pending calls are checked against their deadlines, ms: a deadline fires at most this late. */
+export const SWEEP_INTERVAL_MS = 10;
+
+/**
+ * Expires calls whose deadline passed, for all connections of a client, with ONE interval timer that runs
+ * only while calls are pending. A per-call `setTimeout` + `clearTimeout` measured ~0.3–1 µs here, a large
+ * share of a call at 100k+ calls/s (issue #7); scanning the pending maps every 10 ms costs a few ns per
+ * pending call instead.
+ */
+export class DeadlineSweep {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly connections: () => Iterable<ClientConnection>;
+
+  constructor(connections: () => Iterable<ClientConnection>) {
+    this.connections = connections;
+  }
+
+  /** Makes sure the sweep runs; cheap when it already does. */
+  arm(): void {
+    if (this.timer !== undefined) return;
+    this.timer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    let pending = 0;
+    for (const conn of this.connections()) {
+      for (const call of conn.pending.values()) {
+        if (call.deadline <= now) call.expire();
+        else pending++;
+      }
+    }
+    if (pending === 0) this.stop();
+  }
+}
