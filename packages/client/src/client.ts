@@ -8,7 +8,6 @@ import type {
   CallRequest,
   ClientInterceptor,
   Limiter,
-  Metadata,
   Registry,
   RetryPolicy,
   ServiceInstance,
