@@ -1,0 +1,17 @@
+import { describe, expect, it } from 'vitest';
+import { parseBenchArgs } from './bench-args.js';
+
+describe('parseBenchArgs', () => {
+  it('reads the flags pnpm passes through, ignoring a bare --', () => {
+    const args = parseBenchArgs(['--', '--quick', '--only=Bare,  grpc 64B', '--rounds=2']);
+    expect(args.quick).toBe(true);
+    expect(args.only).toEqual(['bare', 'grpc 64b']);
+    expect(args.rounds).toBe(2);
+    expect(args.skipMicro).toBe(false);
+  });
+
+  it('refuses an unknown flag and an out-of-range round count', () => {
+    expect(() => parseBenchArgs(['--qiuck'])).toThrow(/unknown flag --qiuck/);
+    expect(() => parseBenchArgs(['--rounds=0'])).toThrow(TypeError);
+  });
+});

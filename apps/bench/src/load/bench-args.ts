@@ -1,0 +1,51 @@
+/** The command line of `pnpm bench -- [flags]`. */
+export interface BenchArgs {
+  /** `--quick`: one short round (smoke run). */
+  readonly quick: boolean;
+  /** `--only=a,b`: run only load cases whose id contains one of these (case-insensitive). */
+  readonly only: readonly string[];
+  /** `--rounds=N`: override the number of rounds. */
+  readonly rounds: number | undefined;
+  /** `--skip-micro`: do not run the micro benchmarks first. */
+  readonly skipMicro: boolean;
+  /** `--cpu-prof`: children write V8 CPU profiles to `profiles/`. */
+  readonly cpuProf: boolean;
+  /** `--list`: print the case ids and exit. */
+  readonly list: boolean;
+  /** `--out=<dir>`: write results, report and charts there instead of the bench directory (tests). */
+  readonly out: string | undefined;
+}
+
+/** Parses the flags; throws a TypeError naming an unknown flag (so a typo never silently runs everything). */
+export function parseBenchArgs(argv: readonly string[]): BenchArgs {
+  let quick = false;
+  let only: string[] = [];
+  let rounds: number | undefined;
+  let skipMicro = false;
+  let cpuProf = false;
+  let list = false;
+  let out: string | undefined;
+  for (const arg of argv) {
+    if (arg === '--') continue;
+    if (arg === '--quick') quick = true;
+    else if (arg === '--skip-micro') skipMicro = true;
+    else if (arg === '--cpu-prof') cpuProf = true;
+    else if (arg === '--list') list = true;
+    else if (arg.startsWith('--out=')) out = arg.slice(6);
+    else if (arg.startsWith('--only='))
+      only = arg
+        .slice(7)
+        .split(',')
+        .map((s) => s.trim().toLowerCase())
+        .filter(Boolean);
+    else if (arg.startsWith('--rounds=')) {
+      rounds = Number(arg.slice(9));
+      if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20)
+        throw new TypeError(`--rounds must be 1…20, got ${arg}`);
+    } else
+      throw new TypeError(
+        `unknown flag ${arg} (known: --quick --only=<substr,…> --rounds=N --skip-micro --cpu-prof --list --out=<dir>)`,
+      );
+  }
+  return { quick, only, rounds, skipMicro, cpuProf, list, out };
+}

@@ -1,0 +1,190 @@
+import type { CaseSpec, ClientSpec, CodecName, PayloadKind, ServerSpec, StackName } from './case-spec.js';
+import { BENCH_TOKEN } from './payload.js';
+
+/** How long and how often: full mode for the report, quick mode for smoke runs. */
+export interface SuiteSettings {
+  readonly rounds: number;
+  readonly warmupMs: number;
+  readonly windowMs: number;
+  /** Failover runs: a longer window, the kill this far into it, and the event period after the kill. */
+  readonly failover: { readonly windowMs: number; readonly killAfterMs: number; readonly eventMs: number };
+}
+
+/** Full mode: 3 interleaved rounds, 0.4 s warm-up, 1 s window (about 6 minutes on 2 cores). */
+export const FULL: SuiteSettings = {
+  rounds: 3,
+  warmupMs: 400,
+  windowMs: 1_000,
+  failover: { windowMs: 3_000, killAfterMs: 1_000, eventMs: 1_000 },
+};
+
+/** Quick mode: one round, short windows: numbers for smoke runs, not for the report. */
+export const QUICK: SuiteSettings = {
+  rounds: 1,
+  warmupMs: 200,
+  windowMs: 500,
+  failover: { windowMs: 1_500, killAfterMs: 500, eventMs: 500 },
+};
+
+/** The in-flight counts of the closed-loop comparison. */
+export const CONCURRENCY = [1, 16, 64, 256] as const;
+/** The payload sizes of the comparison, bytes. */
+export const SIZES = [64, 1024] as const;
+/** Most calls an open loop lets wait; mini-rpc's server refuses more than 1,024 per connection. */
+const MAX_OUTSTANDING = 1_000;
+/** HTTP/1.1 pool size cap: one connection per call in flight up to this. */
+const HTTP_MAX_CONNECTIONS = 64;
+
+/** `64B`, `1KiB`, `order 1KiB`. */
+export const sizeLabel = (payload: PayloadKind, size: number): string =>
+  payload === 'order' ? 'order~1KiB' : size >= 1024 ? `${size / 1024}KiB` : `${size}B`;
+
+/** `mini-rpc msgpack`, `bare`, … */
+export const stackLabel = (stack: StackName, codec: CodecName): string =>
+  codec === 'raw' ? stack : `${stack} ${codec}`;
+
+const DEFAULT_CODEC: Record<StackName, CodecName> = {
+  bare: 'raw',
+  'mini-rpc': 'msgpack',
+  grpc: 'raw',
+  http: 'raw',
+};
+const STACKS: readonly StackName[] = ['bare', 'mini-rpc', 'grpc', 'http'];
+
+function client(
+  settings: SuiteSettings,
+  stack: StackName,
+  codec: CodecName,
+  payload: PayloadKind,
+  size: number,
+  concurrency: number,
+  extra: Partial<Omit<ClientSpec, 'ports'>> = {},
+): Omit<ClientSpec, 'ports'> {
+  return {
+    stack,
+    codec,
+    payload,
+    size,
+    mode: { kind: 'closed', concurrency },
+    warmupMs: settings.warmupMs,
+    windowMs: settings.windowMs,
+    ...(stack === 'http' ? { connections: Math.min(concurrency, HTTP_MAX_CONNECTIONS) } : {}),
+    ...extra,
+  };
+}
+
+function compareCases(s: SuiteSettings): CaseSpec[] {
+  const cases: CaseSpec[] = [];
+  const add = (stack: StackName, codec: CodecName, payload: PayloadKind, size: number, c: number): void => {
+    const slot = `${sizeLabel(payload, size)} C=${c}`;
+    cases.push({
+      id: `${stackLabel(stack, codec)} ${slot}`,
+      group: 'compare',
+      slot,
+      servers: [{ stack }],
+      client: client(s, stack, codec, payload, size, c),
+    });
+  };
+  for (const size of SIZES) {
+    for (const c of CONCURRENCY) {
+      for (const stack of STACKS) add(stack, DEFAULT_CODEC[stack], 'bytes', size, c);
+      if (c === 1 || c === 64) {
+        add('mini-rpc', 'json', 'bytes', size, c);
+        add('mini-rpc', 'protobuf', 'bytes', size, c);
+      }
+    }
+  }
+  // The micro bench's structured ~1 KiB message: calls/s here set against the codec's own cost.
+  for (const codec of ['msgpack', 'json', 'protobuf'] as const) add('mini-rpc', codec, 'order', 1024, 64);
+  return cases;
+}
+
+function openCases(s: SuiteSettings): CaseSpec[] {
+  const cases: CaseSpec[] = [];
+  for (const rule of ['half-own-max', 'half-slowest-max'] as const) {
+    for (const stack of STACKS) {
+      const codec = DEFAULT_CODEC[stack];
+      const label = rule === 'half-own-max' ? '½ own max' : '½ slowest max';
+      cases.push({
+        id: `${stackLabel(stack, codec)} 64B open @${label}`,
+        group: 'open',
+        slot: `open ${rule}`,
+        servers: [{ stack }],
+        client: {
+          ...client(s, stack, codec, 'bytes', 64, 1),
+          mode: { kind: 'open', rate: 0, maxOutstanding: MAX_OUTSTANDING },
+          ...(stack === 'http' ? { connections: HTTP_MAX_CONNECTIONS } : {}),
+        },
+        rateFrom: { rule, fraction: 0.5 },
+      });
+    }
+  }
+  return cases;
+}
+
+function scenarioCases(s: SuiteSettings): CaseSpec[] {
+  const cases: CaseSpec[] = [];
+  const c = 256;
+  for (const n of [1, 2, 4]) {
+    cases.push({
+      id: `pool mini-rpc msgpack 64B maxActive=${n} C=${c}`,
+      group: 'pool',
+      slot: 'pool',
+      servers: [{ stack: 'mini-rpc' }],
+      client: client(s, 'mini-rpc', 'msgpack', 'bytes', 64, c, {
+        pool: { maxActive: n, callsPerConnection: Math.ceil(c / n) },
+      }),
+    });
+  }
+  const metadata = { authorization: `Bearer ${BENCH_TOKEN}` };
+  const chains: { label: string; middleware: number | 'default-chain' }[] = [
+    { label: 'none', middleware: 0 },
+    { label: '1 pass-through', middleware: 1 },
+    { label: '5 pass-through', middleware: 5 },
+    { label: '10 pass-through', middleware: 10 },
+    { label: 'default chain', middleware: 'default-chain' },
+  ];
+  for (const { label, middleware } of chains) {
+    cases.push({
+      id: `middleware ${label} mini-rpc msgpack 64B C=64`,
+      group: 'middleware',
+      slot: 'middleware',
+      servers: [{ stack: 'mini-rpc', middleware }],
+      client: client(s, 'mini-rpc', 'msgpack', 'bytes', 64, 64, { metadata }),
+      ...(middleware === 'default-chain' ? { needs: ['middleware'] as const } : {}),
+    });
+  }
+  const three: ServerSpec[] = [{ stack: 'mini-rpc' }, { stack: 'mini-rpc' }, { stack: 'mini-rpc' }];
+  for (const balancer of ['round-robin', 'p2c', 'least-connections']) {
+    cases.push({
+      id: `balancer ${balancer} 3 instances mini-rpc msgpack 64B C=64`,
+      group: 'balancer',
+      slot: 'balancer',
+      servers: three,
+      client: client(s, 'mini-rpc', 'msgpack', 'bytes', 64, 64, { balancer }),
+      needs: ['balancer', 'registry'],
+    });
+  }
+  for (const retry of [false, true]) {
+    cases.push({
+      id: `failover round-robin kill 1 of 3 ${retry ? 'with retry' : 'no retry'} C=64`,
+      group: 'failover',
+      slot: 'failover',
+      servers: three,
+      client: client(s, 'mini-rpc', 'msgpack', 'bytes', 64, 64, {
+        balancer: 'round-robin',
+        retry,
+        windowMs: s.failover.windowMs,
+        killAt: { index: 2, afterMs: s.failover.killAfterMs },
+        eventMs: s.failover.eventMs,
+      }),
+      needs: retry ? ['balancer', 'registry', 'resilience'] : ['balancer', 'registry'],
+    });
+  }
+  return cases;
+}
+
+/** Every case, in run order within a round: comparison, open loop (needs its rates), then scenarios. */
+export function buildCases(settings: SuiteSettings): CaseSpec[] {
+  return [...compareCases(settings), ...openCases(settings), ...scenarioCases(settings)];
+}

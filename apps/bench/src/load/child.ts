@@ -1,0 +1,93 @@
+import type { ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
+
+/** Every child process still alive; killed on exit, on signals and on failure. */
+const live = new Set<ChildProcess>();
+let cleanupInstalled = false;
+
+/** Kills every child this process started (SIGKILL), e.g. on the way out. */
+export function killAllChildren(): void {
+  for (const child of live) child.kill('SIGKILL');
+  live.clear();
+}
+
+/** Makes sure children die with us: on normal exit, Ctrl-C, SIGTERM and uncaught errors. */
+export function installChildCleanup(): void {
+  if (cleanupInstalled) return;
+  cleanupInstalled = true;
+  process.on('exit', killAllChildren);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      killAllChildren();
+      process.exit(130);
+    });
+  }
+}
+
+/** Forks a Node entry with an IPC channel; its stdout/stderr go to ours. */
+export function forkChild(entry: string, args: readonly string[], execArgv: readonly string[]): ChildProcess {
+  installChildCleanup();
+  const child = fork(entry, [...args], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: [...execArgv],
+  });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  // A child that died must not take the parent down with an EPIPE on send.
+  child.on('error', () => {});
+  return child;
+}
+
+/** A message the children send, discriminated by `type`. */
+export interface ChildMessage {
+  readonly type: string;
+  readonly [key: string]: unknown;
+}
+
+/**
+ * Resolves with the first message of `type` from `child`; rejects on an `error` message, on exit, or after
+ * `timeoutMs`.
+ */
+export function waitFor(
+  child: ChildProcess,
+  type: string,
+  timeoutMs: number,
+  what: string,
+): Promise<ChildMessage> {
+  return new Promise((resolve, reject) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+    };
+    const onMessage = (m: ChildMessage): void => {
+      if (m.type === type) {
+        done();
+        resolve(m);
+      } else if (m.type === 'error') {
+        done();
+        reject(new Error(`${what}: ${String(m.message)}`));
+      }
+    };
+    const onExit = (code: number | null, signal: string | null): void => {
+      done();
+      reject(new Error(`${what} exited (${signal ?? code}) before '${type}'`));
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`${what}: no '${type}' within ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+  });
+}
+
+/** Asks a child to stop, and kills it if it has not exited within `graceMs`. */
+export async function stopChild(child: ChildProcess, graceMs = 1_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  if (child.connected) child.send({ type: 'stop' }, () => {});
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}

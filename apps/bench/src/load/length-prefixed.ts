@@ -1,0 +1,64 @@
+import type { Socket } from 'node:net';
+
+/**
+ * Writes u32-length-prefixed frames with the same batching as mini-rpc's transport: every frame queued
+ * in one event-loop turn leaves in one socket write (flushed on `setImmediate`), and while the socket
+ * pushes back, frames wait for `drain`.
+ */
+export class FrameWriter {
+  private readonly socket: Socket;
+  private queue: Uint8Array[] = [];
+  private bytes = 0;
+  private scheduled = false;
+  private blocked = false;
+  private readonly flushBound = (): void => this.flush();
+
+  constructor(socket: Socket) {
+    this.socket = socket;
+    socket.on('drain', () => {
+      this.blocked = false;
+      this.flush();
+    });
+  }
+
+  push(payload: Uint8Array): void {
+    this.queue.push(payload);
+    this.bytes += 4 + payload.length;
+    if (!this.scheduled && !this.blocked) {
+      this.scheduled = true;
+      setImmediate(this.flushBound);
+    }
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    if (this.blocked || this.queue.length === 0 || this.socket.destroyed) return;
+    const out = Buffer.allocUnsafe(this.bytes);
+    let n = 0;
+    for (const p of this.queue) {
+      out.writeUInt32BE(p.length, n);
+      out.set(p, n + 4);
+      n += 4 + p.length;
+    }
+    this.queue = [];
+    this.bytes = 0;
+    if (!this.socket.write(out)) this.blocked = true;
+  }
+}
+
+/** Splits a byte stream into u32-length-prefixed frames; each payload is a view into the received chunk. */
+export function createFrameSplitter(onFrame: (payload: Buffer) => void): (chunk: Buffer) => void {
+  let rest: Buffer | undefined;
+  return (chunk) => {
+    const buf = rest === undefined ? chunk : Buffer.concat([rest, chunk]);
+    rest = undefined;
+    let off = 0;
+    while (buf.length - off >= 4) {
+      const len = buf.readUInt32BE(off);
+      if (buf.length - off - 4 < len) break;
+      onFrame(buf.subarray(off + 4, off + 4 + len));
+      off += 4 + len;
+    }
+    if (off < buf.length) rest = buf.subarray(off);
+  };
+}

@@ -1,0 +1,70 @@
+import type { Driver } from './drivers/driver.js';
+import type { WindowRecorder } from './window-recorder.js';
+
+/** The result of an open-loop run beyond what the recorder holds. */
+export interface OpenLoopStats {
+  /** Sends skipped (inside the window) because `maxOutstanding` calls were already waiting. */
+  dropped: number;
+}
+
+/**
+ * Open loop: call i is due at `t0 + i / rate`, whether or not earlier calls have answered, and its latency
+ * is measured from that scheduled time, not from when it was actually sent: a stall delays the send and
+ * counts against the latency (no coordinated omission). Calls due inside the window are recorded, also when
+ * they end after it. The sender sleeps on a timer when the next send is over 2 ms away and polls each
+ * event-loop turn otherwise (a 1 ms timer would add its own lateness to every call).
+ */
+export function runOpenLoop(
+  driver: Driver,
+  rate: number,
+  maxOutstanding: number,
+  recorder: WindowRecorder,
+): Promise<OpenLoopStats> {
+  const interval = 1000 / rate;
+  const t0 = performance.now();
+  let i = 0;
+  let outstanding = 0;
+  let dropped = 0;
+  let sending = true;
+  return new Promise((resolve) => {
+    const finishIfIdle = (): void => {
+      if (!sending && outstanding === 0) resolve({ dropped });
+    };
+    const send = (due: number, inWindow: boolean): void => {
+      outstanding++;
+      driver.call().then(
+        () => {
+          outstanding--;
+          if (inWindow) recorder.record(performance.now() - due, undefined);
+          finishIfIdle();
+        },
+        (err: unknown) => {
+          outstanding--;
+          if (inWindow) recorder.record(performance.now() - due, err ?? new Error('rejected'));
+          finishIfIdle();
+        },
+      );
+    };
+    const tick = (): void => {
+      const now = performance.now();
+      while (t0 + i * interval <= now && !recorder.done) {
+        const due = t0 + i * interval;
+        i++;
+        if (outstanding >= maxOutstanding) {
+          if (recorder.measuring) dropped++;
+          continue;
+        }
+        send(due, recorder.measuring);
+      }
+      if (recorder.done) {
+        sending = false;
+        finishIfIdle();
+        return;
+      }
+      const wait = t0 + i * interval - performance.now();
+      if (wait > 2) setTimeout(tick, wait - 1);
+      else setImmediate(tick);
+    };
+    tick();
+  });
+}

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import type { CaseSpec, RunResult } from './case-spec.js';
+import { buildCases, QUICK } from './cases.js';
+import { resolveRate, roundOrder } from './suite.js';
+
+const cases = buildCases(QUICK);
+const byId = (id: string): CaseSpec => {
+  const c = cases.find((x) => x.id === id);
+  if (c === undefined) throw new Error(`no case ${id}`);
+  return c;
+};
+const run = (callsPerSec: number): RunResult =>
+  ({
+    callsPerSec,
+    round: 1,
+    latency: { count: 1, p50: 1, p90: 1, p99: 1, p999: 1, max: 1, mean: 1 },
+  }) as RunResult;
+
+describe('buildCases', () => {
+  it('has unique ids and races the four stacks at every in-flight count and size', () => {
+    expect(new Set(cases.map((c) => c.id)).size).toBe(cases.length);
+    for (const id of ['bare 64B C=1', 'mini-rpc msgpack 64B C=64', 'grpc 1KiB C=256', 'http 64B C=16']) {
+      expect(byId(id).group).toBe('compare');
+    }
+  });
+});
+
+describe('roundOrder', () => {
+  it('keeps each slot together and rotates the order of its cases from round to round', () => {
+    const slot = (round: number): string[] =>
+      roundOrder(cases, round)
+        .filter((c) => c.slot === '64B C=1')
+        .map((c) => c.id);
+    expect(slot(0)[0]).toBe('bare 64B C=1');
+    expect(slot(1)[0]).toBe('mini-rpc msgpack 64B C=1');
+    expect(new Set(slot(1))).toEqual(new Set(slot(0)));
+    expect(roundOrder(cases, 2)).toHaveLength(cases.length);
+  });
+});
+
+describe('resolveRate', () => {
+  it('takes half of the stack’s own best closed-loop rate, or half of the slowest stack’s best', () => {
+    const done = [
+      { spec: byId('bare 64B C=1'), run: run(10_000) },
+      { spec: byId('bare 64B C=64'), run: run(100_000) },
+      { spec: byId('mini-rpc msgpack 64B C=64'), run: run(40_000) },
+      { spec: byId('grpc 64B C=64'), run: run(4_000) },
+      { spec: byId('http 64B C=16'), run: run(6_000) },
+    ];
+    expect(resolveRate(byId('bare 64B open @½ own max'), cases, done)).toBe(50_000);
+    expect(resolveRate(byId('mini-rpc msgpack 64B open @½ own max'), cases, done)).toBe(20_000);
+    expect(resolveRate(byId('http 64B open @½ slowest max'), cases, done)).toBe(2_000);
+  });
+
+  it('falls back to a fixed rate when the closed-loop cases did not run', () => {
+    expect(resolveRate(byId('grpc 64B open @½ own max'), cases, [])).toBe(5_000);
+  });
+});

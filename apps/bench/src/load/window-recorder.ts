@@ -1,0 +1,128 @@
+import type { LatencySummary } from './case-spec.js';
+import { errorCode } from './drivers/driver.js';
+import type { LatencyHistogram } from './histogram.js';
+import { createLatencyHistogram } from './histogram.js';
+
+/** Hooks the client process gives the recorder: tell the parent when the window opens, closes, or a kill is due. */
+export interface WindowHooks {
+  onWindowStart(): void;
+  onWindowEnd(): void;
+  /** Failover: the moment to kill an instance has come. */
+  onKill?(): void;
+}
+
+/** When the window opens and closes, relative to the start of the load, plus the failover event. */
+export interface WindowPlan {
+  readonly warmupMs: number;
+  readonly windowMs: number;
+  readonly killAfterMs?: number;
+  readonly eventMs?: number;
+}
+
+/**
+ * Counts calls and records latencies only inside the measuring window, which opens after the warm-up and
+ * closes after `windowMs` (both on timers, whose actual firing times bound the window). Also snapshots the
+ * client's CPU at both ends and, in failover runs, splits the window into before / event / after.
+ */
+export class WindowRecorder {
+  measuring = false;
+  done = false;
+  calls = 0;
+  errors = 0;
+  readonly errorCodes: Record<string, number> = {};
+  private readonly hist: LatencyHistogram = createLatencyHistogram();
+  private readonly eventHist: LatencyHistogram = createLatencyHistogram();
+  private startedAt = 0;
+  private endedAt = 0;
+  private cpuStart = 0;
+  private cpuEnd = 0;
+  private killAt = Number.POSITIVE_INFINITY;
+  private eventEnd = Number.POSITIVE_INFINITY;
+  private beforeCalls = 0;
+  private eventCalls = 0;
+  private eventErrors = 0;
+  private afterCalls = 0;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly plan: WindowPlan;
+
+  constructor(plan: WindowPlan, hooks: WindowHooks) {
+    this.plan = plan;
+    this.timers.push(
+      setTimeout(() => {
+        this.startedAt = performance.now();
+        const cpu = process.cpuUsage();
+        this.cpuStart = cpu.user + cpu.system;
+        this.measuring = true;
+        hooks.onWindowStart();
+      }, plan.warmupMs),
+      setTimeout(() => {
+        this.endedAt = performance.now();
+        const cpu = process.cpuUsage();
+        this.cpuEnd = cpu.user + cpu.system;
+        this.measuring = false;
+        this.done = true;
+        hooks.onWindowEnd();
+      }, plan.warmupMs + plan.windowMs),
+    );
+    if (plan.killAfterMs !== undefined) {
+      this.timers.push(
+        setTimeout(() => {
+          this.killAt = performance.now();
+          this.eventEnd = this.killAt + (plan.eventMs ?? 1_000);
+          hooks.onKill?.();
+        }, plan.warmupMs + plan.killAfterMs),
+      );
+    }
+  }
+
+  /** Records one finished call that belongs to the window. */
+  record(latencyMs: number, error: unknown): void {
+    const now = performance.now();
+    const inEvent = now >= this.killAt && now < this.eventEnd;
+    if (error === undefined) {
+      this.calls++;
+      this.hist.recordMs(latencyMs);
+      if (inEvent) {
+        this.eventCalls++;
+        this.eventHist.recordMs(latencyMs);
+      } else if (now < this.killAt) this.beforeCalls++;
+      else this.afterCalls++;
+      return;
+    }
+    this.errors++;
+    if (inEvent) this.eventErrors++;
+    const code = errorCode(error);
+    this.errorCodes[code] = (this.errorCodes[code] ?? 0) + 1;
+  }
+
+  /** Duration of the window as the timers actually fired, ms. */
+  get windowMs(): number {
+    return this.endedAt - this.startedAt;
+  }
+
+  get clientCpuUs(): number {
+    return this.cpuEnd - this.cpuStart;
+  }
+
+  latency(): LatencySummary {
+    return this.hist.summary();
+  }
+
+  /** Failover figures, when a kill was planned. */
+  failover():
+    | { event: { latency: LatencySummary; errors: number; calls: number }; before: number; after: number }
+    | undefined {
+    if (this.plan.killAfterMs === undefined || !Number.isFinite(this.killAt)) return undefined;
+    const beforeMs = this.killAt - this.startedAt;
+    const afterMs = this.endedAt - this.eventEnd;
+    return {
+      event: { latency: this.eventHist.summary(), errors: this.eventErrors, calls: this.eventCalls },
+      before: beforeMs > 0 ? (this.beforeCalls * 1000) / beforeMs : 0,
+      after: afterMs > 0 ? (this.afterCalls * 1000) / afterMs : 0,
+    };
+  }
+
+  cancel(): void {
+    for (const t of this.timers) clearTimeout(t);
+  }
+}

@@ -1,0 +1,59 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { CaseResult, RunResult } from './load/case-spec.js';
+
+const dist = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const out = mkdtempSync(join(tmpdir(), 'mini-rpc-bench-'));
+
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+/** Percentiles can only grow along the distribution, and every figure must be a finite positive number. */
+function expectSane(run: RunResult): void {
+  const l = run.latency;
+  expect(run.calls).toBeGreaterThan(0);
+  expect(run.callsPerSec).toBeGreaterThan(0);
+  expect(run.errors).toBe(0);
+  expect(l.count).toBe(run.calls);
+  expect(l.p50).toBeGreaterThan(0);
+  expect(l.p50).toBeLessThanOrEqual(l.p90);
+  expect(l.p90).toBeLessThanOrEqual(l.p99);
+  expect(l.p99).toBeLessThanOrEqual(l.p999);
+  expect(l.p999).toBeLessThanOrEqual(l.max);
+  expect(run.clientCpuUsPerCall).toBeGreaterThan(0);
+  expect(run.serverCpuUsPerCall).toBeGreaterThan(0);
+  expect(run.perInstance[0]).toBeGreaterThan(0);
+}
+
+describe('pnpm bench -- --quick (smoke)', () => {
+  it('runs one small case per stack in separate processes and writes sane results, a report and charts', () => {
+    const run = spawnSync(
+      process.execPath,
+      [dist, '--quick', '--skip-micro', '--only=64B C=16', `--out=${out}`],
+      { encoding: 'utf8', timeout: 18_000 },
+    );
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/\[4\/4\] round 1\/1/);
+    const latest = JSON.parse(readFileSync(join(out, 'results/latest.json'), 'utf8')) as {
+      mode: string;
+      machine: { command: string; cores: number; node: string };
+      results: CaseResult[];
+    };
+    expect(latest.mode).toBe('quick');
+    expect(latest.machine.command).toBe(`pnpm bench -- --quick --skip-micro --only=64B C=16 --out=${out}`);
+    expect(latest.machine.node).toBe(process.version);
+    expect(latest.results.map((r) => r.stack).sort()).toEqual(['bare', 'grpc', 'http', 'mini-rpc']);
+    for (const result of latest.results) {
+      expect(result.failed, result.id).toBeUndefined();
+      expect(result.runs).toHaveLength(1);
+      expectSane(result.runs[0] as RunResult);
+    }
+    const report = readFileSync(join(out, 'REPORT.md'), 'utf8');
+    expect(report).toContain('pnpm bench -- --quick');
+    expect(report).toContain('](charts/throughput.svg)');
+    expect(readFileSync(join(out, 'charts/throughput.svg'), 'utf8')).toMatch(/^<svg/);
+  }, 20_000);
+});

@@ -1,0 +1,373 @@
+import type { CaseResult, Spread } from '../load/case-spec.js';
+import type { SuiteSettings } from '../load/cases.js';
+import { sizeLabel, stackLabel } from '../load/cases.js';
+import type { Chart } from './charts.js';
+import type { MachineInfo } from './machine-info.js';
+import type { MicroResults } from './micro-results.js';
+import type { TargetRow } from './ratios.js';
+
+/** Everything one report is made of. */
+export interface ReportInput {
+  readonly machine: MachineInfo;
+  readonly mode: 'full' | 'quick';
+  readonly settings: SuiteSettings;
+  readonly results: readonly CaseResult[];
+  readonly targets: readonly TargetRow[];
+  readonly charts: readonly Chart[];
+  readonly micro: MicroResults | undefined;
+  readonly durationS: number;
+}
+
+const int = (n: number): string => Math.round(n).toLocaleString('en-US');
+const us = (n: number): string => (n >= 100 ? int(n) : n.toFixed(1));
+const range = (s: Spread | undefined, f: (n: number) => string): string =>
+  s === undefined ? '—' : s.min === s.max ? f(s.median) : `${f(s.median)} (${f(s.min)}–${f(s.max)})`;
+const cell = (s: Spread | undefined, f: (n: number) => string): string =>
+  s === undefined ? '—' : f(s.median);
+
+function table(head: string[], rows: string[][]): string {
+  return [
+    `| ${head.join(' | ')} |`,
+    `|${head.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
+}
+
+function statusOf(r: CaseResult): string | undefined {
+  if (r.skipped !== undefined) return `skipped: ${r.skipped}`;
+  if (r.runs.length === 0) return `failed: ${r.failed ?? 'no run'}`;
+  return undefined;
+}
+
+function latencyRow(label: string, r: CaseResult): string[] {
+  const status = statusOf(r);
+  if (status !== undefined) return [label, status, '', '', '', '', '', '', ''];
+  return [
+    label,
+    range(r.callsPerSec, int),
+    cell(r.p50, us),
+    cell(r.p90, us),
+    range(r.p99, us),
+    cell(r.p999, us),
+    cell(r.clientCpuUsPerCall, us),
+    cell(r.serverCpuUsPerCall, us),
+    cell(r.errors, int),
+  ];
+}
+
+const LATENCY_HEAD = [
+  'case',
+  'calls/s median (min–max)',
+  'p50 µs',
+  'p90 µs',
+  'p99 µs (min–max)',
+  'p999 µs',
+  'client CPU µs/call',
+  'server CPU µs/call',
+  'errors',
+];
+
+function compareSection(results: readonly CaseResult[]): string {
+  const compare = results.filter((r) => r.group === 'compare');
+  const out: string[] = [];
+  for (const size of ['64B', '1KiB', 'order~1KiB']) {
+    const rows = compare.filter((r) => sizeLabel(r.payload, r.size) === size);
+    if (rows.length === 0) continue;
+    out.push(
+      `### ${size === 'order~1KiB' ? 'The ~1 KiB order message (mini-rpc codecs only)' : `${size} payload`}\n`,
+    );
+    const summary = new Map<string, Map<number, CaseResult>>();
+    for (const r of rows) {
+      if (r.mode.kind !== 'closed') continue;
+      const key = stackLabel(r.stack, r.codec);
+      const m = summary.get(key) ?? new Map<number, CaseResult>();
+      m.set(r.mode.concurrency, r);
+      summary.set(key, m);
+    }
+    const cs = [...new Set(rows.map((r) => (r.mode.kind === 'closed' ? r.mode.concurrency : 0)))].sort(
+      (a, b) => a - b,
+    );
+    out.push(
+      table(
+        ['calls/s (median)', ...cs.map((c) => `${c} in flight`)],
+        [...summary].map(([stack, m]) => [stack, ...cs.map((c) => cell(m.get(c)?.callsPerSec, int))]),
+      ),
+      '',
+      table(
+        LATENCY_HEAD,
+        rows.map((r) => latencyRow(r.id, r)),
+      ),
+      '',
+    );
+  }
+  return out.join('\n');
+}
+
+function openSection(results: readonly CaseResult[]): string {
+  const rows = results.filter((r) => r.group === 'open');
+  if (rows.length === 0) return '';
+  return [
+    '## Open loop (fixed arrival rate, latency from the scheduled send time)\n',
+    "The rate is set from the closed-loop results of the same round: half of the stack's own best calls/s at 64 B, " +
+      "or half of the slowest stack's best (the same rate for every stack).\n",
+    table(
+      [
+        'case',
+        'offered calls/s',
+        'achieved calls/s',
+        'p50 µs',
+        'p90 µs',
+        'p99 µs (min–max)',
+        'p999 µs',
+        'dropped',
+        'errors',
+      ],
+      rows.map((r) => {
+        const status = statusOf(r);
+        if (status !== undefined) return [r.id, status, '', '', '', '', '', '', ''];
+        const offered = r.runs.map((x) => x.offeredRate ?? 0);
+        return [
+          r.id,
+          `${int(Math.min(...offered))}–${int(Math.max(...offered))}`,
+          range(r.callsPerSec, int),
+          cell(r.p50, us),
+          cell(r.p90, us),
+          range(r.p99, us),
+          cell(r.p999, us),
+          int(r.runs.reduce((a, x) => a + (x.dropped ?? 0), 0)),
+          cell(r.errors, int),
+        ];
+      }),
+    ),
+    '',
+  ].join('\n');
+}
+
+function scenarioSection(results: readonly CaseResult[]): string {
+  const out: string[] = [];
+  const pool = results.filter((r) => r.group === 'pool');
+  if (pool.length > 0) {
+    out.push(
+      '## Pool of N connections (mini-rpc, `pool.maxActive` = N, `callsPerConnection` = 256 ÷ N)\n',
+      table(
+        [...LATENCY_HEAD, 'connections created', 'reuse ratio'],
+        pool.map((r) => {
+          const last = r.runs[r.runs.length - 1];
+          return [
+            ...latencyRow(r.id, r),
+            last?.pool ? int(last.pool.created ?? 0) : '—',
+            last?.pool ? `${((last.pool.reuseRatio ?? 0) * 100).toFixed(3)} %` : '—',
+          ];
+        }),
+      ),
+      '',
+    );
+  }
+  const mw = results.filter((r) => r.group === 'middleware');
+  if (mw.length > 0) {
+    const none = mw.find((r) => r.id.startsWith('middleware none'));
+    out.push(
+      '## Middleware chain cost (server.use(...); every call carries the same auth metadata)\n',
+      '`N pass-through` = N × `(ctx, next) => next()`. `default chain` = `defaultChain()` of @mini-rpc/middleware: ' +
+        'recovery → logging (pino to /dev/null, every call logged) → metrics (prom-client) → auth (static token) → rate limit (10⁹/s).\n',
+      table(
+        [...LATENCY_HEAD, 'calls/s ÷ none', 'server CPU µs/call − none'],
+        mw.map((r) => {
+          const ratio =
+            none?.callsPerSec && r.callsPerSec
+              ? (r.callsPerSec.median / none.callsPerSec.median).toFixed(3)
+              : '—';
+          const cpu =
+            none?.serverCpuUsPerCall && r.serverCpuUsPerCall
+              ? (r.serverCpuUsPerCall.median - none.serverCpuUsPerCall.median).toFixed(2)
+              : '—';
+          return [...latencyRow(r.id, r), ratio, cpu];
+        }),
+      ),
+      '',
+    );
+  }
+  const bal = results.filter((r) => r.group === 'balancer');
+  if (bal.length > 0) {
+    out.push(
+      '## Three server instances behind each balancer (one client, memory registry listing the 3 processes)\n',
+      'Note: 3 server processes and the client share 2 cores here, so total calls/s is CPU-bound, not balancer-bound.\n',
+      table(
+        [...LATENCY_HEAD, 'share per instance (last round)'],
+        bal.map((r) => {
+          const last = r.runs[r.runs.length - 1];
+          const total = last?.perInstance.reduce((a, b) => a + Math.max(0, b), 0) ?? 0;
+          const share =
+            last && total > 0
+              ? last.perInstance.map((n) => `${((n / total) * 100).toFixed(1)} %`).join(' / ')
+              : '—';
+          return [...latencyRow(r.id, r), share];
+        }),
+      ),
+      '',
+    );
+  }
+  const fo = results.filter((r) => r.group === 'failover');
+  if (fo.length > 0) {
+    out.push(
+      '## Failover: one of three instances killed (SIGKILL) mid-window\n',
+      "The client's memory registry keeps listing the dead instance (as a registry would until its lease expires): " +
+        'the client must route around it by itself. "event" = the period right after the kill.\n',
+      table(
+        [
+          'case',
+          'calls failed (median, min–max)',
+          'error codes (all rounds)',
+          'p99 µs whole window',
+          'p99 µs during event',
+          'max µs during event',
+          'calls/s before',
+          'calls/s after',
+        ],
+        fo.map((r) => {
+          const status = statusOf(r);
+          if (status !== undefined) return [r.id, status, '', '', '', '', '', ''];
+          const codes: Record<string, number> = {};
+          for (const run of r.runs)
+            for (const [k, v] of Object.entries(run.errorCodes)) codes[k] = (codes[k] ?? 0) + v;
+          const ev = (f: (x: NonNullable<(typeof r.runs)[number]['event']>) => number): number[] =>
+            r.runs.flatMap((x) => (x.event ? [f(x.event)] : []));
+          const med = (xs: number[]): string =>
+            xs.length ? us([...xs].sort((a, b) => a - b)[xs.length >> 1] as number) : '—';
+          return [
+            r.id,
+            range(r.errors, int),
+            Object.entries(codes)
+              .map(([k, v]) => `${k}: ${v}`)
+              .join(', ') || 'none',
+            range(r.p99, us),
+            med(ev((e) => e.latency.p99)),
+            med(ev((e) => e.latency.max)),
+            int(r.runs.map((x) => x.before ?? 0).sort((a, b) => a - b)[r.runs.length >> 1] ?? 0),
+            int(r.runs.map((x) => x.after ?? 0).sort((a, b) => a - b)[r.runs.length >> 1] ?? 0),
+          ];
+        }),
+      ),
+      '',
+      'Error codes are gRPC-numbered mini-rpc codes (14 = Unavailable, 4 = DeadlineExceeded).\n',
+    );
+  }
+  return out.join('\n');
+}
+
+function targetsSection(targets: readonly TargetRow[]): string {
+  const fmt = (t: TargetRow): string => {
+    if (t.measured === undefined) return 'not measured';
+    const f =
+      t.unit === 'ratio'
+        ? (n: number) => n.toFixed(3)
+        : t.unit === '%'
+          ? (n: number) => `${n.toFixed(3)} %`
+          : us;
+    return range(t.measured, f);
+  };
+  return [
+    '## Targets (ratios computed in this run, judged on the median over rounds)\n',
+    table(
+      ['figure', 'measured median (min–max)', 'target', 'source', 'result', 'note'],
+      targets.map((t) => [
+        t.figure,
+        fmt(t),
+        t.target,
+        t.source,
+        t.pass === undefined ? (t.source === 'info' ? 'info' : 'n/a') : t.pass ? '**PASS**' : '**FAIL**',
+        t.note ?? '',
+      ]),
+    ),
+    '',
+  ].join('\n');
+}
+
+function microSection(micro: MicroResults | undefined): string {
+  if (micro === undefined) return '## Micro benchmarks\n\nNo results/micro.json in this run.\n';
+  return [
+    `## Micro benchmarks (results/micro.json, ${micro.date}${micro.quick ? ', quick' : ''})\n`,
+    table(
+      ['task', 'median µs/op', 'mean µs/op'],
+      micro.tasks.map((t) => [t.name, t.p50Us.toFixed(3), t.meanUs.toFixed(3)]),
+    ),
+    '',
+  ].join('\n');
+}
+
+function machineSection(m: MachineInfo, input: ReportInput): string {
+  const s = input.settings;
+  return [
+    `Measured ${m.date} in ${input.mode} mode (${Math.round(input.durationS)} s). Command:\n`,
+    '```sh',
+    m.command,
+    '```\n',
+    table(
+      ['', ''],
+      [
+        ['CPU', `${m.cpuModel}, ${m.cores} cores`],
+        ['OS', m.os],
+        ['memory', `${m.memoryGiB} GiB (${m.freeMemoryGiB} GiB free at the end)`],
+        ['load average at the end', m.loadAverage.join(' / ')],
+        ['Node', `${m.node} (V8 ${m.v8})`],
+        ['git', `${m.gitCommit}${m.gitDirty ? ' (packages/ had uncommitted changes)' : ''}`],
+        [
+          'rounds × window',
+          `${s.rounds} × (${s.warmupMs} ms warm-up + ${s.windowMs} ms window); failover ${s.failover.windowMs} ms`,
+        ],
+        [
+          'packages',
+          Object.entries(m.packages)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', '),
+        ],
+      ],
+    ),
+    '',
+  ].join('\n');
+}
+
+const METHOD = `## How it is measured
+
+- Every case starts its server process(es) and one client process, all on 127.0.0.1; this process only
+  orchestrates (IPC). Each stack echoes the same payload. On this 2-core machine client and server each
+  get about one core.
+- **Closed loop**: C calls always in flight (C = 1, 16, 64, 256). **Open loop**: calls are due at a fixed
+  rate; latency is measured from the *scheduled* send time, so a stall counts against latency (no
+  coordinated omission).
+- Warm-up, then a bounded window; a call counts when it ends inside the window. Rounds run one after the
+  other and the cases of a slot (same payload and C) rotate their order each round. Figures are the
+  median over rounds with min–max. Percentiles come from hdr-histogram-js (JS build, 3 significant digits).
+- CPU per call: \`process.cpuUsage()\` (user + system) over the window ÷ calls, taken by each process itself.
+- Stacks: **bare** = node:net with u32 length-prefixed frames, batched like mini-rpc (all frames of one
+  event-loop turn in one write, flushed on setImmediate) — the ceiling. **mini-rpc** = one client, one
+  connection (\`pool.maxActive: 1\`), payload \`{ data }\` (Uint8Array for msgpack/protobuf, the same bytes
+  as a latin1 string for JSON). **grpc** = @grpc/grpc-js unary on one channel, a hand-written service
+  definition with raw Buffer serializers (no protobuf work at all: the kindest case for grpc-js).
+  **http** = node:http server, undici \`Pool\` with keep-alive, \`connections = min(C, 64)\`, no pipelining.
+`;
+
+/** Renders REPORT.md: method, machine, targets, charts, then every table. */
+export function renderReport(input: ReportInput): string {
+  const failures = input.results.filter((r) => r.failed !== undefined || r.skipped !== undefined);
+  return [
+    '# mini-rpc load benchmark report\n',
+    input.mode === 'quick'
+      ? '> **Quick mode**: one short round, for smoke runs. Do not quote these numbers.\n'
+      : '',
+    machineSection(input.machine, input),
+    targetsSection(input.targets),
+    '## Charts\n',
+    ...input.charts.map((c) => `![${c.title}](charts/${c.file})\n`),
+    '## Comparison (closed loop)\n',
+    compareSection(input.results),
+    openSection(input.results),
+    scenarioSection(input.results),
+    microSection(input.micro),
+    METHOD,
+    failures.length === 0
+      ? ''
+      : `## Skipped or failed cases\n\n${failures.map((r) => `- ${r.id}: ${r.skipped ?? r.failed}`).join('\n')}\n`,
+    'Raw figures of every run: [results/latest.json](results/latest.json).\n',
+  ].join('\n');
+}
