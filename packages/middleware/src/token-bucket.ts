@@ -26,7 +26,8 @@ export class TokenBucket {
       this.tokens -= 1;
       return 0;
     }
-    return Math.max(1, Math.ceil((1 - this.tokens) / perMs));
+    // The tiny epsilon absorbs floating-point noise (1.0000000000000009 ms must read as 1, not 2).
+    return Math.max(1, Math.ceil((1 - this.tokens) / perMs - 1e-9));
   }
 
   /** True when the bucket would be full at `now`, i.e. forgetting it changes nothing. */

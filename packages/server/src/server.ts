@@ -325,8 +325,14 @@ class RpcServer implements Server {
 
   private onFrame(st: ConnState, frame: Frame): void {
     if (frame.type === FrameType.Request) this.onRequest(st, frame);
-    else if (frame.type === FrameType.Cancel)
-      st.calls.get(frame.id)?.abort(new RpcError(Code.Cancelled, 'cancelled by the caller'));
+    else if (frame.type === FrameType.Cancel) {
+      // docs/protocol.md §3.4: abort the handler and forget the id at once, so a handler that ignores its
+      // signal does not keep an in-flight slot (or a graceful close) waiting.
+      const ctx = st.calls.get(frame.id);
+      if (ctx === undefined) return;
+      ctx.abort(new RpcError(Code.Cancelled, 'cancelled by the caller'));
+      this.settle(st, ctx);
+    }
   }
 
   private onRequest(st: ConnState, frame: Frame): void {
