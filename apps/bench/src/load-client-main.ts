@@ -1,6 +1,6 @@
 // A client process of the load bench: waits for a `run` message with a ClientSpec, connects to the
 // server process(es), checks one echo, drives closed- or open-loop load, and reports a ClientReport over IPC.
-import type { ClientReport, ClientSpec } from './load/case-spec.js';
+import type { ClientReport, ClientSpec, LatencySummary } from './load/case-spec.js';
 import { runClosedLoop } from './load/closed-loop.js';
 import type { Driver } from './load/drivers/driver.js';
 import { runOpenLoop } from './load/open-loop.js';
@@ -45,11 +45,17 @@ async function run(spec: ClientSpec): Promise<ClientReport> {
     );
     let dropped: number | undefined;
     let offeredRate: number | undefined;
+    let sendLag: LatencySummary | undefined;
     try {
       if (spec.mode.kind === 'closed') await runClosedLoop(driver, spec.mode.concurrency, recorder);
       else {
         offeredRate = spec.mode.rate;
-        dropped = (await runOpenLoop(driver, spec.mode.rate, spec.mode.maxOutstanding, recorder)).dropped;
+        ({ dropped, sendLag } = await runOpenLoop(
+          driver,
+          spec.mode.rate,
+          spec.mode.maxOutstanding,
+          recorder,
+        ));
       }
     } finally {
       recorder.cancel();
@@ -66,6 +72,7 @@ async function run(spec: ClientSpec): Promise<ClientReport> {
       clientCpuUsPerCall: calls > 0 ? recorder.clientCpuUs / calls : 0,
       ...(dropped === undefined ? {} : { dropped }),
       ...(offeredRate === undefined ? {} : { offeredRate }),
+      ...(sendLag === undefined ? {} : { sendLag }),
       ...(driver.stats === undefined ? {} : { pool: driver.stats() }),
       ...(failover ?? {}),
     };

@@ -90,6 +90,8 @@ export interface ClientReport {
   readonly dropped?: number;
   /** Open loop: the arrival rate actually scheduled, calls/s. */
   readonly offeredRate?: number;
+  /** Open loop: how late the generator sent calls after their due time, µs. */
+  readonly sendLag?: LatencySummary;
   /** mini-rpc: `client.stats()` at the end of the window. */
   readonly pool?: Record<string, number>;
   /** Failover: latency of calls that ended in the event period after the kill, and its errors. */

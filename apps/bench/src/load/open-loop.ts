@@ -1,18 +1,23 @@
+import type { LatencySummary } from './case-spec.js';
 import type { Driver } from './drivers/driver.js';
+import { createLatencyHistogram } from './histogram.js';
 import type { WindowRecorder } from './window-recorder.js';
 
 /** The result of an open-loop run beyond what the recorder holds. */
 export interface OpenLoopStats {
   /** Sends skipped (inside the window) because `maxOutstanding` calls were already waiting. */
   dropped: number;
+  /** How late the generator itself sent calls after their due time (part of their latency). */
+  sendLag: LatencySummary;
 }
 
 /**
  * Open loop: call i is due at `t0 + i / rate`, whether or not earlier calls have answered, and its latency
  * is measured from that scheduled time, not from when it was actually sent: a stall delays the send and
  * counts against the latency (no coordinated omission). Calls due inside the window are recorded, also when
- * they end after it. The sender sleeps on a timer when the next send is over 2 ms away and polls each
- * event-loop turn otherwise (a 1 ms timer would add its own lateness to every call).
+ * they end after it. The sender sleeps on a timer while the next send is over 1.5 ms away and polls each
+ * event-loop turn for the last stretch (a 1 ms timer would add its own lateness to every call); its own
+ * lateness is recorded as `sendLag`, so the generator's share of the latency is visible.
  */
 export function runOpenLoop(
   driver: Driver,
@@ -26,9 +31,10 @@ export function runOpenLoop(
   let outstanding = 0;
   let dropped = 0;
   let sending = true;
+  const lag = createLatencyHistogram();
   return new Promise((resolve) => {
     const finishIfIdle = (): void => {
-      if (!sending && outstanding === 0) resolve({ dropped });
+      if (!sending && outstanding === 0) resolve({ dropped, sendLag: lag.summary() });
     };
     const send = (due: number, inWindow: boolean): void => {
       outstanding++;
@@ -54,6 +60,7 @@ export function runOpenLoop(
           if (recorder.measuring) dropped++;
           continue;
         }
+        if (recorder.measuring) lag.recordMs(now - due);
         send(due, recorder.measuring);
       }
       if (recorder.done) {
@@ -62,7 +69,7 @@ export function runOpenLoop(
         return;
       }
       const wait = t0 + i * interval - performance.now();
-      if (wait > 2) setTimeout(tick, wait - 1);
+      if (wait > 1.5) setTimeout(tick, Math.floor(wait - 0.5));
       else setImmediate(tick);
     };
     tick();

@@ -109,7 +109,8 @@ function openSection(results: readonly CaseResult[]): string {
   return [
     '## Open loop (fixed arrival rate, latency from the scheduled send time)\n',
     "The rate is set from the closed-loop results of the same round: half of the stack's own best calls/s at 64 B, " +
-      "or half of the slowest stack's best (the same rate for every stack).\n",
+      "or half of the slowest stack's best (the same rate for every stack). The generator's own lateness (send lag) is " +
+      'part of the latency; the client polls the event loop between close sends, so its CPU per call is not shown here.\n',
     table(
       [
         'case',
@@ -119,12 +120,14 @@ function openSection(results: readonly CaseResult[]): string {
         'p90 µs',
         'p99 µs (min–max)',
         'p999 µs',
+        'generator send lag p99 µs',
         'dropped',
         'errors',
       ],
       rows.map((r) => {
         const status = statusOf(r);
-        if (status !== undefined) return [r.id, status, '', '', '', '', '', '', ''];
+        if (status !== undefined) return [r.id, status, '', '', '', '', '', '', '', ''];
+        const lags = r.runs.map((x) => x.sendLag?.p99 ?? 0).sort((a, b) => a - b);
         const offered = r.runs.map((x) => x.offeredRate ?? 0);
         return [
           r.id,
@@ -134,6 +137,7 @@ function openSection(results: readonly CaseResult[]): string {
           cell(r.p90, us),
           range(r.p99, us),
           cell(r.p999, us),
+          us(lags[lags.length >> 1] ?? 0),
           int(r.runs.reduce((a, x) => a + (x.dropped ?? 0), 0)),
           cell(r.errors, int),
         ];
