@@ -25,7 +25,10 @@ describe('a 3-member etcd cluster', () => {
       await waitFor(() => ids(lists.at(-1)).join() === 'a', 2000, 'the watcher to see a');
       for (const [i, member] of cluster.members.entries()) {
         await member.kill('SIGKILL');
-        // Whichever member the watch stream, the keepalive or a call was using, the others take over.
+        // Calls made while the others elect a new leader fail (Unavailable): what the registry's own loops
+        // and its callers retry. Once there is a leader, whichever member the watch stream, the keepalive
+        // or a call was using, the others take over.
+        await cluster.waitLeader();
         await registrant.register(instance('Svc', `b${i}`));
         await waitFor(() => ids(lists.at(-1)).includes(`b${i}`), 3000, `the watcher to see b${i}`);
         await registrant.deregister(instance('Svc', `b${i}`));

@@ -9,6 +9,8 @@ export interface EtcdServer {
   readonly clientPort: number;
   /** `http://127.0.0.1:<clientPort>` */
   readonly endpoint: string;
+  /** True while its process has not exited. */
+  readonly running: boolean;
   /** Stops the process with `signal` (default SIGKILL) and waits until it has exited; keeps the data. */
   kill(signal?: NodeJS.Signals): Promise<void>;
   /** Starts it again on the same ports and data dir and waits until it is healthy. */
@@ -18,7 +20,8 @@ export interface EtcdServer {
 }
 
 const START_TIMEOUT_MS = 10_000;
-const EXIT_TIMEOUT_MS = 5_000;
+/** SIGTERM grace before SIGKILL: a lone member exits in ms, a cluster member may wait on its peers. */
+const EXIT_TIMEOUT_MS = 2_000;
 
 /** Fails with a clear message when `etcd` is not installed (CI installs it via tooling/setup.sh). */
 function assertEtcdInstalled(): void {
@@ -74,6 +77,12 @@ async function waitHealthy(child: ChildProcess, endpoint: string, stderr: () => 
   throw new Error(`etcd did not become healthy within ${START_TIMEOUT_MS} ms: ${stderr()}`);
 }
 
+/** Raft timing flags in ms. */
+interface EtcdTiming {
+  readonly heartbeatMs: number;
+  readonly electionMs: number;
+}
+
 interface MemberPlan {
   readonly name: string;
   readonly clientPort: number;
@@ -81,7 +90,11 @@ interface MemberPlan {
 }
 
 /** Spawns one member and returns its handle; the caller waits for health (a cluster needs all members up). */
-function member(plan: MemberPlan, cluster: readonly MemberPlan[]): EtcdServer & { start(): Promise<void> } {
+function member(
+  plan: MemberPlan,
+  cluster: readonly MemberPlan[],
+  timing: EtcdTiming,
+): EtcdServer & { start(): Promise<void> } {
   const dataDir = mkdtempSync(join(tmpdir(), 'mini-rpc-etcd-'));
   const endpoint = `http://127.0.0.1:${plan.clientPort}`;
   const peer = (m: MemberPlan) => `http://127.0.0.1:${m.peerPort}`;
@@ -94,8 +107,8 @@ function member(plan: MemberPlan, cluster: readonly MemberPlan[]): EtcdServer & 
     ['--initial-advertise-peer-urls', peer(plan)],
     ['--initial-cluster', cluster.map((m) => `${m.name}=${peer(m)}`).join(',')],
     ['--initial-cluster-state', 'new'],
-    ['--heartbeat-interval', '10'],
-    ['--election-timeout', '100'],
+    ['--heartbeat-interval', String(timing.heartbeatMs)],
+    ['--election-timeout', String(timing.electionMs)],
     ['--log-level', 'warn'],
   ].flat();
 
@@ -146,7 +159,17 @@ function member(plan: MemberPlan, cluster: readonly MemberPlan[]): EtcdServer & 
     }
   };
 
-  return { clientPort: plan.clientPort, endpoint, kill, restart: start, start, stop };
+  return {
+    clientPort: plan.clientPort,
+    endpoint,
+    get running() {
+      return child !== undefined && child.exitCode === null && child.signalCode === null;
+    },
+    kill,
+    restart: start,
+    start,
+    stop,
+  };
 }
 
 /** A throwaway etcd cluster on loopback. */
@@ -160,25 +183,37 @@ export interface EtcdCluster {
    * elect a leader for a while.
    */
   waitConnected(): Promise<void>;
+  /**
+   * Waits until a running member is the leader and every running member knows it. After the leader is
+   * killed, calls fail until the others have elected a new one (tens of ms, more on a loaded machine).
+   */
+  waitLeader(): Promise<void>;
   /** Stops every member and removes their data dirs. */
   stop(): Promise<void>;
 }
 
-async function connectedToAll(endpoint: string, peers: number): Promise<boolean> {
+async function metrics(endpoint: string): Promise<string> {
   try {
-    const metrics = await (await fetch(`${endpoint}/metrics`, { signal: AbortSignal.timeout(250) })).text();
-    const active = metrics.split('\n').filter((l) => /^etcd_network_active_peers\{.*\} [1-9]/.test(l)).length;
-    return active >= peers && /^etcd_server_has_leader 1$/m.test(metrics);
+    return await (await fetch(`${endpoint}/metrics`, { signal: AbortSignal.timeout(250) })).text();
   } catch {
-    return false;
+    return '';
   }
 }
 
+async function connectedToAll(endpoint: string, peers: number): Promise<boolean> {
+  const text = await metrics(endpoint);
+  const active = text.split('\n').filter((l) => /^etcd_network_active_peers\{.*\} [1-9]/.test(l)).length;
+  return active >= peers && /^etcd_server_has_leader 1$/m.test(text);
+}
+
 /**
- * Starts a `size`-member etcd cluster on free loopback ports with fresh temp data dirs and the fast timing
- * flags of ETCD.md (cold start 0.1–0.3 s; minimum lease TTL 1 s). Cleans up after itself if the start fails.
+ * Starts a `size`-member etcd cluster on free loopback ports with fresh temp data dirs. Cleans up after
+ * itself if the start fails. Timing: a single member uses the fast flags of ETCD.md (heartbeat 10 ms,
+ * election 100 ms: cold start 0.1–0.3 s, minimum lease TTL 1 s); a cluster uses 25/250 ms, because members
+ * that must elect each other on a loaded 2-core machine split their votes again and again at 10/100.
  */
 export async function startEtcdCluster(size: number): Promise<EtcdCluster> {
+  const timing = size === 1 ? { heartbeatMs: 10, electionMs: 100 } : { heartbeatMs: 25, electionMs: 250 };
   assertEtcdInstalled();
   const ports = await freePorts(2 * size);
   const plans = Array.from({ length: size }, (_, i) => ({
@@ -186,7 +221,7 @@ export async function startEtcdCluster(size: number): Promise<EtcdCluster> {
     clientPort: ports[2 * i] as number,
     peerPort: ports[2 * i + 1] as number,
   }));
-  const members = plans.map((plan) => member(plan, plans));
+  const members = plans.map((plan) => member(plan, plans, timing));
   const stop = async (): Promise<void> => {
     // One at a time: members stopped together wait for each other (leader transfer) until SIGKILL.
     for (const m of members) await m.stop();
@@ -198,16 +233,29 @@ export async function startEtcdCluster(size: number): Promise<EtcdCluster> {
     await stop();
     throw error;
   }
-  const waitConnected = async (): Promise<void> => {
+  const poll = async (ready: () => Promise<boolean>, what: string): Promise<void> => {
     const until = Date.now() + START_TIMEOUT_MS;
     for (let attempt = 0; attempt < 1000 && Date.now() < until; attempt++) {
-      const ready = await Promise.all(members.map((m) => connectedToAll(m.endpoint, size - 1)));
-      if (ready.every(Boolean)) return;
+      if (await ready()) return;
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
-    throw new Error(`etcd cluster members did not all connect within ${START_TIMEOUT_MS} ms`);
+    throw new Error(`etcd cluster: ${what} within ${START_TIMEOUT_MS} ms`);
   };
-  return { members, endpoints: members.map((m) => m.endpoint), waitConnected, stop };
+  const waitConnected = () =>
+    poll(
+      async () =>
+        (await Promise.all(members.map((m) => connectedToAll(m.endpoint, size - 1)))).every(Boolean),
+      'members did not all connect',
+    );
+  const waitLeader = () =>
+    poll(async () => {
+      const texts = await Promise.all(members.filter((m) => m.running).map((m) => metrics(m.endpoint)));
+      return (
+        texts.some((t) => /^etcd_server_is_leader 1$/m.test(t)) &&
+        texts.every((t) => /^etcd_server_has_leader 1$/m.test(t))
+      );
+    }, 'no leader elected');
+  return { members, endpoints: members.map((m) => m.endpoint), waitConnected, waitLeader, stop };
 }
 
 /** Starts a single-member etcd, see {@link startEtcdCluster}. */
