@@ -106,8 +106,10 @@ export interface RunResult extends ClientReport {
   readonly round: number;
   /** Server CPU over the window (summed over instances) ÷ calls they served, µs. */
   readonly serverCpuUsPerCall: number;
-  /** Calls each server instance served in the window. */
+  /** Calls each server instance served in the window (-1: killed, not known). */
   readonly perInstance: readonly number[];
+  /** Cores other processes of the machine kept busy during the window (Linux only): noise. */
+  readonly otherBusyCores?: number;
 }
 
 /** A value over the rounds: the median and the spread. */

@@ -2,6 +2,8 @@ import type { ChildProcess } from 'node:child_process';
 import type { CaseSpec, ClientReport, ClientSpec, RunResult } from './case-spec.js';
 import type { ChildMessage } from './child.js';
 import { forkChild, stopChild, waitFor } from './child.js';
+import type { CpuTicks } from './machine-load.js';
+import { otherBusyCores, readCpuTicks } from './machine-load.js';
 
 /** Where the child entries are and how to start them. */
 export interface RunOptions {
@@ -99,10 +101,17 @@ export async function runCase(
     await ready;
     let start: Promise<(Snapshot | undefined)[]> = Promise.resolve([]);
     let end: Promise<(Snapshot | undefined)[]> = Promise.resolve([]);
+    let ticks0: CpuTicks | undefined;
+    let ticks1: CpuTicks | undefined;
     const report = await drive(clientProc, servers, { ...client, ports }, (edge) => {
       const taken = Promise.all(servers.map(snapshot));
-      if (edge === 'start') start = taken;
-      else end = taken;
+      if (edge === 'start') {
+        start = taken;
+        ticks0 = readCpuTicks();
+      } else {
+        end = taken;
+        ticks1 = readCpuTicks();
+      }
     });
     const [s0, s1] = await Promise.all([start, end]);
     let cpuUs = 0;
@@ -115,7 +124,19 @@ export async function runCase(
       served += b.calls - a.calls;
       return b.calls - a.calls;
     });
-    return { ...report, round, serverCpuUsPerCall: served > 0 ? cpuUs / served : 0, perInstance };
+    const others = otherBusyCores(
+      ticks0,
+      ticks1,
+      cpuUs + report.clientCpuUsPerCall * report.calls,
+      report.windowMs,
+    );
+    return {
+      ...report,
+      round,
+      serverCpuUsPerCall: served > 0 ? cpuUs / served : 0,
+      perInstance,
+      ...(others === undefined ? {} : { otherBusyCores: others }),
+    };
   } finally {
     await Promise.all([clientProc, ...servers].map((c) => stopChild(c)));
   }

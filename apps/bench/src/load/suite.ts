@@ -100,7 +100,9 @@ export async function runSuite(
         const l = run.latency;
         progress(
           `${head}: ${fmt(run.callsPerSec)} calls/s, p50 ${l.p50} µs, p99 ${l.p99} µs` +
-            `${run.errors > 0 ? `, ${run.errors} errors` : ''}  (ETA ${Math.round(eta)} s)`,
+            `${run.errors > 0 ? `, ${run.errors} errors` : ''}` +
+            `${run.otherBusyCores === undefined ? '' : `, others busy ${run.otherBusyCores.toFixed(2)} cores`}` +
+            `  (ETA ${Math.round(eta)} s)`,
         );
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);

@@ -39,9 +39,17 @@ function statusOf(r: CaseResult): string | undefined {
   return undefined;
 }
 
+/** Median over runs of the cores other processes kept busy: how noisy the machine was for this row. */
+function othersCell(r: CaseResult): string {
+  const xs = r.runs
+    .flatMap((x) => (x.otherBusyCores === undefined ? [] : [x.otherBusyCores]))
+    .sort((a, b) => a - b);
+  return xs.length === 0 ? '—' : (xs[xs.length >> 1] as number).toFixed(2);
+}
+
 function latencyRow(label: string, r: CaseResult): string[] {
   const status = statusOf(r);
-  if (status !== undefined) return [label, status, '', '', '', '', '', '', ''];
+  if (status !== undefined) return [label, status, '', '', '', '', '', '', '', ''];
   return [
     label,
     range(r.callsPerSec, int),
@@ -52,6 +60,7 @@ function latencyRow(label: string, r: CaseResult): string[] {
     cell(r.clientCpuUsPerCall, us),
     cell(r.serverCpuUsPerCall, us),
     cell(r.errors, int),
+    othersCell(r),
   ];
 }
 
@@ -65,6 +74,7 @@ const LATENCY_HEAD = [
   'client CPU µs/call',
   'server CPU µs/call',
   'errors',
+  'others busy (cores)',
 ];
 
 function compareSection(results: readonly CaseResult[]): string {
@@ -299,6 +309,15 @@ function microSection(micro: MicroResults | undefined): string {
   ].join('\n');
 }
 
+function noiseLine(results: readonly CaseResult[], cores: number): string {
+  const xs = results
+    .flatMap((r) => r.runs.flatMap((x) => (x.otherBusyCores === undefined ? [] : [x.otherBusyCores])))
+    .sort((a, b) => a - b);
+  if (xs.length === 0) return 'not measured (no /proc/stat)';
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  return `mean ${mean.toFixed(2)}, median ${(xs[xs.length >> 1] as number).toFixed(2)}, max ${(xs[xs.length - 1] as number).toFixed(2)} cores (of ${cores})`;
+}
+
 function machineSection(m: MachineInfo, input: ReportInput): string {
   const s = input.settings;
   return [
@@ -313,6 +332,7 @@ function machineSection(m: MachineInfo, input: ReportInput): string {
         ['OS', m.os],
         ['memory', `${m.memoryGiB} GiB (${m.freeMemoryGiB} GiB free at the end)`],
         ['load average at the end', m.loadAverage.join(' / ')],
+        ['other processes during the windows', noiseLine(input.results, m.cores)],
         ['Node', `${m.node} (V8 ${m.v8})`],
         ['git', `${m.gitCommit}${m.gitDirty ? ' (packages/ had uncommitted changes)' : ''}`],
         [

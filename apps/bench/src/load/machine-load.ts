@@ -1,0 +1,38 @@
+import { readFileSync } from 'node:fs';
+
+/** Busy and total CPU time of the whole machine so far, in clock ticks (Linux /proc/stat). */
+export interface CpuTicks {
+  readonly busy: number;
+  readonly total: number;
+}
+
+/** Clock ticks per second of /proc/stat (USER_HZ, 100 on Linux). */
+const TICKS_PER_SEC = 100;
+
+/** The machine's CPU ticks now, or `undefined` where /proc/stat does not exist. */
+export function readCpuTicks(): CpuTicks | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+    const f = line.trim().split(/\s+/).slice(1).map(Number);
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+    const idle = (f[3] ?? 0) + (f[4] ?? 0);
+    return { busy: total - idle, total };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Cores kept busy by processes other than the bench's own during a window: the machine's busy time minus
+ * `ownCpuUs` (what the client and servers reported), averaged over `windowMs`. A shared machine shows here.
+ */
+export function otherBusyCores(
+  start: CpuTicks | undefined,
+  end: CpuTicks | undefined,
+  ownCpuUs: number,
+  windowMs: number,
+): number | undefined {
+  if (start === undefined || end === undefined || windowMs <= 0) return undefined;
+  const busySec = (end.busy - start.busy) / TICKS_PER_SEC;
+  return Math.max(0, (busySec - ownCpuUs / 1e6) / (windowMs / 1000));
+}
