@@ -311,11 +311,11 @@ class RpcClient implements Client {
     }
   }
 
-  /** Whether the registry says the method is idempotent (servers publish their `@method({ idempotent })` list). */
+  /** Whether the registry says the method is idempotent (servers publish their `@method({ idempotent })` list). Only consulted after a failure. */
   private idempotentByRegistry(service: string, method: string): boolean {
-    const first = this.directory?.peek(service)?.[0];
-    const list = first?.metadata[IDEMPOTENT_METADATA_KEY];
-    return list?.split(',').includes(method) ?? false;
+    // Any instance will do: instances registered by something other than the server may lack the key.
+    const instances = this.directory?.peek(service) ?? [];
+    return instances.some((i) => i.metadata[IDEMPOTENT_METADATA_KEY]?.split(',').includes(method) === true);
   }
 
   private async attempt(

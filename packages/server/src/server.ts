@@ -490,7 +490,9 @@ class RpcServer implements Server {
   }
 
   private refuse(st: ConnState, frame: Frame, code: Code, message: string): void {
-    this.logger.warn({ peer: st.conn.remoteAddress, requestId: frame.id, code }, message);
+    // Refusals are the caller's business (unknown method, limits, shutdown): info, so a misbehaving client
+    // cannot flood the server's warnings. Broken peers (protocol errors) are logged as warnings by onClose.
+    this.logger.info({ peer: st.conn.remoteAddress, requestId: frame.id, code }, message);
     this.sendError(st, frame.codec, frame.id, new RpcError(code, message), NOT_RUN);
   }
 
