@@ -47,9 +47,21 @@ function othersCell(r: CaseResult): string {
   return xs.length === 0 ? '—' : (xs[xs.length >> 1] as number).toFixed(2);
 }
 
+/**
+ * Cores the client and the server kept busy (CPU per call × calls/s, median over runs). Near 1.0 in total on
+ * two cores means the processes took turns instead of working in parallel.
+ */
+function busyCell(r: CaseResult): string {
+  const c = r.runs.map((x) => (x.clientCpuUsPerCall * x.callsPerSec) / 1e6).sort((a, b) => a - b);
+  const s = r.runs.map((x) => (x.serverCpuUsPerCall * x.callsPerSec) / 1e6).sort((a, b) => a - b);
+  if (c.length === 0) return '—';
+  const mid = c.length >> 1;
+  return `${(c[mid] as number).toFixed(2)} + ${(s[mid] as number).toFixed(2)}`;
+}
+
 function latencyRow(label: string, r: CaseResult): string[] {
   const status = statusOf(r);
-  if (status !== undefined) return [label, status, '', '', '', '', '', '', '', ''];
+  if (status !== undefined) return [label, status, '', '', '', '', '', '', '', '', ''];
   return [
     label,
     range(r.callsPerSec, int),
@@ -59,6 +71,7 @@ function latencyRow(label: string, r: CaseResult): string[] {
     cell(r.p999, us),
     cell(r.clientCpuUsPerCall, us),
     cell(r.serverCpuUsPerCall, us),
+    busyCell(r),
     cell(r.errors, int),
     othersCell(r),
   ];
@@ -73,6 +86,7 @@ const LATENCY_HEAD = [
   'p999 µs',
   'client CPU µs/call',
   'server CPU µs/call',
+  'busy cores client + server',
   'errors',
   'others busy (cores)',
 ];
@@ -363,6 +377,10 @@ const METHOD = `## How it is measured
   other and the cases of a slot (same payload and C) rotate their order each round. Figures are the
   median over rounds with min–max. Percentiles come from hdr-histogram-js (JS build, 3 significant digits).
 - CPU per call: \`process.cpuUsage()\` (user + system) over the window ÷ calls, taken by each process itself.
+- Busy cores = CPU per call × calls/s for client and server. A sum well below the cores available means the
+  two processes took turns (a whole window of calls travels as one batch, so one side waits while the other
+  works) rather than worked in parallel. "Others busy" = cores used by other processes of the machine during
+  the window (from /proc/stat): a row with a high value was measured on a busy machine.
 - Stacks: **bare** = node:net with u32 length-prefixed frames, batched like mini-rpc (all frames of one
   event-loop turn in one write, flushed on setImmediate) — the ceiling. **mini-rpc** = one client, one
   connection (\`pool.maxActive: 1\`), payload \`{ data }\` (Uint8Array for msgpack/protobuf, the same bytes
