@@ -1,13 +1,15 @@
 import type { Registry, ServiceInstance } from '@mini-rpc/protocol';
 import { Code, RpcError } from '@mini-rpc/protocol';
 import { Etcd3 } from 'etcd3';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type EtcdServer, startEtcd } from '../test/etcd-server.js';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { useEtcd } from '../test/etcd-server.js';
 import { ids, instance, waitFor } from '../test/wait-for.js';
 import { createEtcdRegistry } from './index.js';
 
-let etcd: EtcdServer;
-let raw: Etcd3;
+const etcd = useEtcd();
+let rawClient: Etcd3 | undefined;
+/** A plain etcd3 client on this file's etcd, to look at the stored keys. */
+const raw = () => (rawClient ??= new Etcd3({ hosts: etcd.endpoint }));
 const open: Registry[] = [];
 let prefixSeq = 0;
 let prefix = '';
@@ -31,14 +33,8 @@ function recorder() {
   };
 }
 
-beforeAll(async () => {
-  etcd = await startEtcd();
-  raw = new Etcd3({ hosts: etcd.endpoint });
-});
-
-afterAll(async () => {
-  raw?.close();
-  await etcd?.stop();
+afterAll(() => {
+  rawClient?.close();
 });
 
 afterEach(async () => {
@@ -53,7 +49,7 @@ describe('createEtcdRegistry', () => {
     await r.register(instance('Arith', 'b', 4001, { zone: 'z1' }));
     await r.register(instance('Arith', 'a', 4000));
     await r.register(instance('Other', 'c'));
-    const stored = await raw.get('/layout/Arith/b').string();
+    const stored = await raw().get('/layout/Arith/b').string();
     expect(JSON.parse(stored ?? 'null')).toEqual(instance('Arith', 'b', 4001, { zone: 'z1' }));
     expect(await r.discover('Arith')).toEqual([
       instance('Arith', 'a', 4000),
@@ -99,7 +95,7 @@ describe('createEtcdRegistry', () => {
     await b.close();
     await waitFor(() => seen.last()?.length === 0, 1000, 'b to go after close');
     console.log(`revoke to watcher: ${afterDeregister} ms (deregister), ${Date.now() - started} ms (close)`);
-    expect(await raw.getAll().prefix(`${prefix}/Arith/`).keys()).toEqual([]);
+    expect(await raw().getAll().prefix(`${prefix}/Arith/`).keys()).toEqual([]);
   });
 
   it('replaces an instance registered again (same id), also when it moves to another service', async () => {
@@ -113,7 +109,7 @@ describe('createEtcdRegistry', () => {
     await waitFor(() => arith.last()?.[0]?.port === 4001, 1000, 'the new port');
     await r.register(instance('Other', 'a', 4001));
     await waitFor(() => ids(other.last()).join() === 'a' && arith.last()?.length === 0, 1000, 'the move');
-    expect(await raw.getAll().prefix(`${prefix}/`).keys()).toEqual([`${prefix}/Other/a`]);
+    expect(await raw().getAll().prefix(`${prefix}/`).keys()).toEqual([`${prefix}/Other/a`]);
   });
 
   it('handles many registrations at once, each on its own lease', async () => {
@@ -126,7 +122,9 @@ describe('createEtcdRegistry', () => {
     await Promise.all(all.map((i) => r.register(i)));
     expect(ids(await r.discover('Arith'))).toEqual(all.map((i) => i.id));
     await waitFor(() => seen.last()?.length === 100, 2000, 'all 100 at the watcher');
-    const leases = new Set((await raw.getAll().prefix(`${prefix}/Arith/`).exec()).kvs.map((kv) => kv.lease));
+    const leases = new Set(
+      (await raw().getAll().prefix(`${prefix}/Arith/`).exec()).kvs.map((kv) => kv.lease),
+    );
     expect(leases.size).toBe(100);
     await Promise.all(all.slice(0, 50).map((i) => r.deregister(i)));
     await waitFor(() => seen.last()?.length === 50, 2000, '50 left');
@@ -143,15 +141,17 @@ describe('createEtcdRegistry', () => {
 
   it('ignores values under the prefix that are not service instances', async () => {
     const r = registry();
-    await raw.put(`${prefix}/Arith/junk`).value('not json');
-    await raw.put(`${prefix}/Arith/partial`).value(JSON.stringify({ id: 'partial', name: 'Arith' }));
+    await raw().put(`${prefix}/Arith/junk`).value('not json');
+    await raw()
+      .put(`${prefix}/Arith/partial`)
+      .value(JSON.stringify({ id: 'partial', name: 'Arith' }));
     await r.register(instance('Arith', 'a'));
     expect(ids(await r.discover('Arith'))).toEqual(['a']);
     const seen = recorder();
     r.watch('Arith', seen.listener);
     await waitFor(() => seen.lists.length === 1, 2000, 'first delivery');
     expect(ids(seen.last())).toEqual(['a']);
-    await raw.put(`${prefix}/Arith/junk2`).value('{');
+    await raw().put(`${prefix}/Arith/junk2`).value('{');
     await r.register(instance('Arith', 'b'));
     await waitFor(() => ids(seen.last()).join() === 'a,b', 1000, 'b');
   });

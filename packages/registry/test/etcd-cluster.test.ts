@@ -1,17 +1,10 @@
 import type { ServiceInstance } from '@mini-rpc/protocol';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createEtcdRegistry } from '../src/index.js';
-import { type EtcdCluster, startEtcdCluster } from './etcd-server.js';
+import { useEtcdCluster } from './etcd-server.js';
 import { ids, instance, waitFor } from './wait-for.js';
 
-let cluster: EtcdCluster;
-beforeAll(async () => {
-  cluster = await startEtcdCluster(3);
-  await cluster.waitConnected();
-});
-afterAll(async () => {
-  await cluster?.stop();
-});
+const cluster = useEtcdCluster(3);
 
 describe('a 3-member etcd cluster', () => {
   it('keeps registrations, calls and watches working while each member in turn is killed', async () => {

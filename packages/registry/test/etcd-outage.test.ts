@@ -1,17 +1,11 @@
 import type { ServiceInstance } from '@mini-rpc/protocol';
 import { Etcd3 } from 'etcd3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createEtcdRegistry, type RegistryLogger } from '../src/index.js';
-import { type EtcdServer, startEtcd } from './etcd-server.js';
+import { useEtcd } from './etcd-server.js';
 import { ids, instance, waitFor } from './wait-for.js';
 
-let etcd: EtcdServer;
-beforeAll(async () => {
-  etcd = await startEtcd();
-});
-afterAll(async () => {
-  await etcd?.stop();
-});
+const etcd = useEtcd();
 
 /** The lease that owns `key` now, read with a fresh client (a client that saw the outage may still back off). */
 async function leaseOf(key: string): Promise<string | undefined> {

@@ -1,18 +1,12 @@
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import type { ServiceInstance } from '@mini-rpc/protocol';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createEtcdRegistry } from '../src/index.js';
-import { type EtcdServer, startEtcd } from './etcd-server.js';
+import { useEtcd } from './etcd-server.js';
 import { ids, waitFor } from './wait-for.js';
 
-let etcd: EtcdServer;
-beforeAll(async () => {
-  etcd = await startEtcd();
-});
-afterAll(async () => {
-  await etcd?.stop();
-});
+const etcd = useEtcd();
 
 /** Runs test/fixtures/registrant.mjs (on the built dist) and collects its stdout. */
 function registrant(id: string, ttlSeconds: number, mode: 'idle' | 'close') {

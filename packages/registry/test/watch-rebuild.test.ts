@@ -1,21 +1,18 @@
 import type { ServiceInstance } from '@mini-rpc/protocol';
 import { Etcd3 } from 'etcd3';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createEtcdRegistry, type RegistryLogger } from '../src/index.js';
-import { type EtcdServer, startEtcd } from './etcd-server.js';
+import { useEtcd } from './etcd-server.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 import { ids, instance, waitFor } from './wait-for.js';
 
-let etcd: EtcdServer;
-let raw: Etcd3;
+const etcd = useEtcd();
+let rawClient: Etcd3 | undefined;
+/** A plain etcd3 client on this file's etcd, for what the test does behind the registries' back. */
+const raw = () => (rawClient ??= new Etcd3({ hosts: etcd.endpoint }));
 let proxy: TcpProxy;
-beforeAll(async () => {
-  etcd = await startEtcd();
-  raw = new Etcd3({ hosts: etcd.endpoint });
-});
-afterAll(async () => {
-  raw?.close();
-  await etcd?.stop();
+afterAll(() => {
+  rawClient?.close();
 });
 afterEach(async () => {
   await proxy?.close();
@@ -61,8 +58,8 @@ describe('etcd watch rebuild', () => {
       await waitFor(() => seen.errors.length > 0, 3000, 'the watcher to notice it is cut off');
       await owner.register(instance('Svc', 'b'));
       await owner.deregister(instance('Svc', 'a'));
-      const revision = (await raw.get('anything').exec()).header.revision;
-      await raw.kv.compact({ revision, physical: true });
+      const revision = (await raw().get('anything').exec()).header.revision;
+      await raw().kv.compact({ revision, physical: true });
       const listsWhileCut = seen.lists.length;
 
       proxy.unblock();
