@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { ServiceInstance } from '@mini-rpc/protocol';
 import { describe, expect, it } from 'vitest';
 import { createEtcdRegistry } from '../src/index.js';
-import { useEtcd } from './etcd-server.js';
+import { useEtcd } from './use-etcd.js';
 import { ids, waitFor } from './wait-for.js';
 
 const etcd = useEtcd();
