@@ -2,7 +2,7 @@ import type { Registry, ServiceInstance } from '@mini-rpc/protocol';
 import { Code, RpcError } from '@mini-rpc/protocol';
 import { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { useEtcd } from '../test/use-etcd.js';
+import { useEtcd } from '../../../tooling/testing/use-etcd.js';
 import { ids, instance, waitFor } from '../test/wait-for.js';
 import { createEtcdRegistry } from './index.js';
 

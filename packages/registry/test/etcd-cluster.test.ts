@@ -1,7 +1,7 @@
 import type { ServiceInstance } from '@mini-rpc/protocol';
 import { describe, expect, it } from 'vitest';
+import { useEtcdCluster } from '../../../tooling/testing/use-etcd.js';
 import { createEtcdRegistry } from '../src/index.js';
-import { useEtcdCluster } from './use-etcd.js';
 import { ids, instance, waitFor } from './wait-for.js';
 
 const cluster = useEtcdCluster(3);

@@ -1,8 +1,8 @@
 import type { ServiceInstance } from '@mini-rpc/protocol';
 import { Etcd3 } from 'etcd3';
 import { describe, expect, it } from 'vitest';
+import { useEtcd } from '../../../tooling/testing/use-etcd.js';
 import { createEtcdRegistry, type RegistryLogger } from '../src/index.js';
-import { useEtcd } from './use-etcd.js';
 import { ids, instance, waitFor } from './wait-for.js';
 
 const etcd = useEtcd();

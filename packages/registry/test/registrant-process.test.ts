@@ -2,8 +2,8 @@ import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import type { ServiceInstance } from '@mini-rpc/protocol';
 import { describe, expect, it } from 'vitest';
+import { useEtcd } from '../../../tooling/testing/use-etcd.js';
 import { createEtcdRegistry } from '../src/index.js';
-import { useEtcd } from './use-etcd.js';
 import { ids, waitFor } from './wait-for.js';
 
 const etcd = useEtcd();

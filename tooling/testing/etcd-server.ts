@@ -1,3 +1,5 @@
+// Shared test infrastructure: a throwaway etcd on loopback (../../../shared/ETCD.md), used by the registry
+// package tests and the end-to-end tests in apps/integration.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
