@@ -85,7 +85,16 @@ describe('logging through a real server (pino output captured from its stream)',
     const registry = newRegistry();
     const verify = (token: string) => (token === 'good-token-1234' ? { subject: 'svc' } : undefined);
     const { address } = await h.serve(
-      { middleware: defaultChain({ logger, registry, tracing: true, auth: { verify } }) },
+      // defaultChain logs successes at debug; ask for info so the OK line reaches this info-level logger.
+      {
+        middleware: defaultChain({
+          logger,
+          registry,
+          tracing: true,
+          auth: { verify },
+          logging: { levels: { ok: 'info' } },
+        }),
+      },
       [shop],
     );
     const traced = h.connect(address, { interceptors: [clientTracing()] });

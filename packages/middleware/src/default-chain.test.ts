@@ -73,8 +73,8 @@ describe('defaultChain', () => {
     });
     const lines = s.logger.lines.map((l) => `${l.level} ${l.msg} ${l.obj.code ?? ''}`.trim());
     expect(lines).toEqual([
-      'info rpc call OK',
-      'info rpc call OK',
+      'debug rpc call OK',
+      'debug rpc call OK',
       'warn rpc call ResourceExhausted',
       'warn rpc call Unauthenticated',
       'error rpc call Internal',
