@@ -1,0 +1,519 @@
+import type { Socket } from 'node:net';
+import { connect as netConnect } from 'node:net';
+import type { Frame, OutgoingFrame } from '@mini-rpc/protocol';
+import {
+  Code,
+  CodecId,
+  createFrameDecoder,
+  encodeFrame,
+  FrameType,
+  MetadataKey,
+  ProtocolError,
+  RpcError,
+} from '@mini-rpc/protocol';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Connection, ConnectionOptions, Listener } from './index.js';
+import { connect, createConnection, listen } from './index.js';
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** Polls `condition` every 5 ms until it holds; rejects after `timeoutMs`. */
+async function waitFor(condition: () => boolean, timeoutMs = 3_000, what = 'condition'): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** One side of a connection as a test sees it: what arrived, and how it closed. */
+interface Side {
+  conn: Connection;
+  frames: Frame[];
+  closes: (RpcError | undefined)[];
+  drains: number;
+}
+
+function recorder(): { side: Side; handlers: Parameters<typeof createConnection>[1] } {
+  const side: Side = { conn: undefined as unknown as Connection, frames: [], closes: [], drains: 0 };
+  return {
+    side,
+    handlers: {
+      onFrame: (frame) => side.frames.push({ ...frame, payload: frame.payload.slice() }),
+      onClose: (error) => side.closes.push(error),
+      onDrain: () => {
+        side.drains++;
+      },
+    },
+  };
+}
+
+const QUIET: ConnectionOptions = { heartbeatIntervalMs: 0, readTimeoutMs: 0, writeTimeoutMs: 0 };
+
+async function startListener(onSocket: (socket: Socket) => void, maxConnections?: number): Promise<Listener> {
+  const sockets = new Set<Socket>();
+  const listener = await listen({
+    onSocket: (socket) => {
+      sockets.add(socket);
+      onSocket(socket);
+    },
+    ...(maxConnections === undefined ? {} : { maxConnections }),
+  });
+  cleanups.push(() => {
+    for (const s of sockets) s.destroy();
+    return listener.close();
+  });
+  return listener;
+}
+
+/**
+ * Two framed connections over real TCP on 127.0.0.1. `beforeAccept` sees the accepted socket before it is
+ * wrapped (to spy on it).
+ */
+async function pair(
+  options: { client?: ConnectionOptions; server?: ConnectionOptions } = {},
+  beforeAccept?: (socket: Socket) => void,
+): Promise<{ client: Side; server: Side; serverSocket: Socket }> {
+  let accepted!: (v: { side: Side; socket: Socket }) => void;
+  const acceptedP = new Promise<{ side: Side; socket: Socket }>((r) => {
+    accepted = r;
+  });
+  const listener = await startListener((socket) => {
+    beforeAccept?.(socket);
+    const { side, handlers } = recorder();
+    side.conn = createConnection(socket, handlers, { ...QUIET, ...options.server });
+    accepted({ side, socket });
+  });
+  const { side, handlers } = recorder();
+  const conn = await connect(
+    { host: '127.0.0.1', port: listener.port, ...QUIET, ...options.client },
+    handlers,
+  );
+  side.conn = conn;
+  cleanups.push(() => conn.close());
+  const srv = await acceptedP;
+  cleanups.push(() => srv.side.conn.close());
+  return { client: side, server: srv.side, serverSocket: srv.socket };
+}
+
+/** A peer that speaks raw bytes: records frames it receives, and can stop reading. */
+async function rawPeer(options: { paused?: boolean } = {}) {
+  const state = {
+    socket: undefined as Socket | undefined,
+    frames: [] as Frame[],
+    bytes: 0,
+    ended: false,
+    closed: false,
+  };
+  const listener = await startListener((socket) => {
+    state.socket = socket;
+    socket.on('error', () => {});
+    const decoder = createFrameDecoder((f) => state.frames.push(f));
+    socket.on('data', (chunk: Buffer) => {
+      state.bytes += chunk.length;
+      decoder.push(chunk);
+    });
+    socket.on('end', () => {
+      state.ended = true;
+    });
+    socket.on('close', () => {
+      state.closed = true;
+    });
+    if (options.paused) socket.pause();
+  });
+  return { listener, state };
+}
+
+const frame = (id: number, payload?: Uint8Array): OutgoingFrame => ({
+  type: FrameType.Request,
+  codec: CodecId.Json,
+  id,
+  metadata: { [MetadataKey.Service]: 'S', [MetadataKey.Method]: 'm' },
+  ...(payload === undefined ? {} : { payload }),
+});
+
+describe('write coalescing', () => {
+  it('sends every frame queued in one event-loop turn with ONE socket write', async () => {
+    let writes: ReturnType<typeof vi.spyOn> | undefined;
+    const { client, server } = await pair({}, (socket) => {
+      writes = vi.spyOn(socket, 'write');
+    });
+    for (let id = 1; id <= 100; id++) server.conn.send(frame(id, new Uint8Array([id])));
+    await waitFor(() => client.frames.length === 100, 3_000, '100 frames');
+    expect(writes?.mock.calls).toHaveLength(1);
+    expect(client.frames.map((f) => f.id)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect([...(client.frames[41]?.payload ?? [])]).toEqual([42]);
+    expect(client.frames[0]?.metadata[MetadataKey.Service]).toBe('S');
+  });
+
+  it('frames queued by promise continuations of the same turn join the batch', async () => {
+    let writes: ReturnType<typeof vi.spyOn> | undefined;
+    const { client, server } = await pair({}, (socket) => {
+      writes = vi.spyOn(socket, 'write');
+    });
+    server.conn.send(frame(1));
+    let p: Promise<unknown> = Promise.resolve();
+    for (let id = 2; id <= 10; id++) p = p.then(() => server.conn.send(frame(id)));
+    await p;
+    await waitFor(() => client.frames.length === 10, 3_000, '10 frames');
+    expect(writes?.mock.calls).toHaveLength(1);
+  });
+
+  it('frames of different turns leave in separate writes', async () => {
+    let writes: ReturnType<typeof vi.spyOn> | undefined;
+    const { client, server } = await pair({}, (socket) => {
+      writes = vi.spyOn(socket, 'write');
+    });
+    server.conn.send(frame(1));
+    await waitFor(() => client.frames.length === 1, 3_000, 'first frame');
+    server.conn.send(frame(2));
+    server.conn.send(frame(3));
+    await waitFor(() => client.frames.length === 3, 3_000, 'two more frames');
+    expect(writes?.mock.calls).toHaveLength(2);
+  });
+});
+
+describe('send limits', () => {
+  it('refuses a payload over maxPayload with ResourceExhausted and stays usable', async () => {
+    const { client, server } = await pair({ server: { maxPayload: 100 } });
+    expect(() => server.conn.send(frame(1, new Uint8Array(101)))).toThrow(
+      expect.objectContaining({ code: Code.ResourceExhausted }),
+    );
+    server.conn.send(frame(2, new Uint8Array(100)));
+    await waitFor(() => client.frames.length === 1, 3_000, 'the frame at the limit');
+    expect(client.frames[0]?.payload.length).toBe(100);
+  });
+
+  it('send after close throws Unavailable', async () => {
+    const { client } = await pair();
+    client.conn.close();
+    expect(() => client.conn.send(frame(1))).toThrow(expect.objectContaining({ code: Code.Unavailable }));
+    expect(client.conn.closed).toBe(true);
+    expect(client.conn.writable).toBe(false);
+  });
+});
+
+describe('backpressure', () => {
+  /** Sends 1 MiB frames, one per turn, until the socket pushes back. Bounded: 64 MiB. */
+  async function fillUntilBlocked(conn: Connection): Promise<number> {
+    for (let id = 1; id <= 64; id++) {
+      conn.send(frame(id, new Uint8Array(1 << 20)));
+      await new Promise((r) => setImmediate(r));
+      if (!conn.writable) return id;
+    }
+    throw new Error('the socket never pushed back');
+  }
+
+  it('a peer that does not read: writable goes false, the queue is bounded, onDrain fires once it reads', async () => {
+    const peer = await rawPeer({ paused: true });
+    const { side, handlers } = recorder();
+    const conn = await connect(
+      { host: '127.0.0.1', port: peer.listener.port, ...QUIET, maxQueuedBytes: 2 << 20 },
+      handlers,
+    );
+    cleanups.push(() => conn.close());
+    const sent = await fillUntilBlocked(conn);
+    expect(conn.writable).toBe(false);
+    // While blocked, frames wait in the queue up to maxQueuedBytes, then send() refuses.
+    let queued = 0;
+    let refused: unknown;
+    for (let i = 0; i < 100 && refused === undefined; i++) {
+      try {
+        conn.send(frame(1000 + i, new Uint8Array(512 << 10)));
+        queued++;
+      } catch (err) {
+        refused = err;
+      }
+      expect(conn.queuedBytes).toBeLessThanOrEqual(2 << 20);
+    }
+    expect(refused).toBeInstanceOf(RpcError);
+    expect((refused as RpcError).code).toBe(Code.ResourceExhausted);
+    expect(queued).toBe(4);
+    expect(conn.queuedBytes).toBe(2 << 20);
+    expect(side.drains).toBe(0);
+    peer.state.socket?.resume();
+    await waitFor(() => side.drains > 0, 5_000, 'onDrain');
+    expect(conn.writable).toBe(true);
+    expect(conn.queuedBytes).toBe(0);
+    await waitFor(() => peer.state.frames.length === sent + queued, 5_000, 'every accepted frame');
+    expect(peer.state.frames.map((f) => f.id).slice(-queued)).toEqual([1000, 1001, 1002, 1003]);
+    expect(side.closes).toEqual([]);
+  });
+
+  it('the write timeout closes a connection whose peer never reads, with Unavailable', async () => {
+    const peer = await rawPeer({ paused: true });
+    const { side, handlers } = recorder();
+    const conn = await connect(
+      { host: '127.0.0.1', port: peer.listener.port, ...QUIET, writeTimeoutMs: 150 },
+      handlers,
+    );
+    cleanups.push(() => conn.close());
+    await fillUntilBlocked(conn);
+    const t0 = Date.now();
+    await waitFor(() => side.closes.length > 0, 3_000, 'write timeout');
+    expect(Date.now() - t0).toBeLessThan(1_000);
+    expect(side.closes).toHaveLength(1);
+    expect(side.closes[0]?.code).toBe(Code.Unavailable);
+    expect(side.closes[0]?.message).toMatch(/not reading/);
+    expect(conn.closed).toBe(true);
+  });
+
+  it('end() resolves even when the peer never reads (bounded by the write timeout)', async () => {
+    const peer = await rawPeer({ paused: true });
+    const { handlers } = recorder();
+    const conn = await connect(
+      { host: '127.0.0.1', port: peer.listener.port, ...QUIET, writeTimeoutMs: 150 },
+      handlers,
+    );
+    cleanups.push(() => conn.close());
+    await fillUntilBlocked(conn);
+    conn.send(frame(999, new Uint8Array(1 << 20)));
+    const t0 = Date.now();
+    await conn.end();
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    expect(conn.closed).toBe(true);
+  });
+});
+
+describe('heartbeats and liveness', () => {
+  it('an idle connection sends Heartbeat frames (id 0, codec 0, empty)', async () => {
+    const peer = await rawPeer();
+    const { handlers } = recorder();
+    const conn = await connect(
+      { host: '127.0.0.1', port: peer.listener.port, ...QUIET, heartbeatIntervalMs: 20 },
+      handlers,
+    );
+    cleanups.push(() => conn.close());
+    await waitFor(() => peer.state.frames.length >= 3, 3_000, 'three heartbeats');
+    for (const f of peer.state.frames) {
+      expect(f.type).toBe(FrameType.Heartbeat);
+      expect(f.id).toBe(0);
+      expect(f.codec).toBe(0);
+      expect(f.payload.length).toBe(0);
+      expect(Object.keys(f.metadata)).toEqual([]);
+    }
+  });
+
+  it('a busy connection carries no heartbeats: any write resets the timer', async () => {
+    const peer = await rawPeer();
+    const { handlers } = recorder();
+    const conn = await connect(
+      { host: '127.0.0.1', port: peer.listener.port, ...QUIET, heartbeatIntervalMs: 200 },
+      handlers,
+    );
+    cleanups.push(() => conn.close());
+    // A frame every 20 ms for ~600 ms: three heartbeat intervals with no idle gap.
+    for (let id = 1; id <= 30; id++) {
+      conn.send(frame(id));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await waitFor(() => peer.state.frames.length >= 30, 3_000, '30 frames');
+    expect(peer.state.frames.filter((f) => f.type === FrameType.Heartbeat)).toEqual([]);
+  });
+
+  it('heartbeats keep the peer alive and never reach onFrame', async () => {
+    let chunks = 0;
+    const { client, server } = await pair(
+      { client: { heartbeatIntervalMs: 15 }, server: { readTimeoutMs: 100 } },
+      (socket) => socket.on('data', () => chunks++),
+    );
+    // Twenty heartbeats take ~300 ms: three times the server's read timeout.
+    await waitFor(() => chunks >= 20, 5_000, '20 heartbeats');
+    expect(server.frames).toEqual([]);
+    expect(server.conn.closed).toBe(false);
+    expect(server.closes).toEqual([]);
+    expect(client.closes).toEqual([]);
+  });
+
+  it('closes a silent peer after readTimeoutMs with Unavailable', async () => {
+    const peer = await rawPeer();
+    const { side, handlers } = recorder();
+    const t0 = Date.now();
+    const conn = await connect(
+      { host: '127.0.0.1', port: peer.listener.port, ...QUIET, readTimeoutMs: 120 },
+      handlers,
+    );
+    cleanups.push(() => conn.close());
+    await waitFor(() => side.closes.length > 0, 3_000, 'read timeout');
+    const elapsed = Date.now() - t0;
+    expect(elapsed).toBeGreaterThanOrEqual(110);
+    expect(elapsed).toBeLessThan(1_000);
+    expect(side.closes[0]?.code).toBe(Code.Unavailable);
+    expect(side.closes[0]?.message).toMatch(/silent/);
+    await waitFor(() => peer.state.ended || peer.state.closed, 3_000, 'the peer to see the close');
+  });
+
+  it('any byte from the peer counts as life, not only heartbeats', async () => {
+    const { client, server } = await pair({ server: { readTimeoutMs: 100 } });
+    for (let id = 1; id <= 20; id++) {
+      client.conn.send(frame(id));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await waitFor(() => server.frames.length === 20, 3_000, '20 frames');
+    expect(server.closes).toEqual([]);
+  });
+});
+
+describe('goAway, terminate, end, close', () => {
+  it('goAway() sends a GoAway with the last id, status and message; the connection stays usable', async () => {
+    const { client, server } = await pair();
+    server.conn.goAway(Code.Unavailable, 'shutting down', 41);
+    server.conn.send({ type: FrameType.Response, codec: 0, id: 41 });
+    await waitFor(() => client.frames.length === 2, 3_000, 'GoAway and Response');
+    const [goAway, response] = client.frames;
+    expect(goAway?.type).toBe(FrameType.GoAway);
+    expect(goAway?.id).toBe(41);
+    expect(goAway?.metadata[MetadataKey.Status]).toBe(String(Code.Unavailable));
+    expect(goAway?.metadata[MetadataKey.Message]).toBe('shutting down');
+    expect(response?.type).toBe(FrameType.Response);
+    expect(server.conn.closed).toBe(false);
+  });
+
+  it('goAway() with OK sends no status, and lastId defaults to 0', async () => {
+    const { client, server } = await pair();
+    server.conn.goAway(Code.OK, 'draining');
+    await waitFor(() => client.frames.length === 1, 3_000, 'GoAway');
+    expect(client.frames[0]?.id).toBe(0);
+    expect(client.frames[0]?.metadata[MetadataKey.Status]).toBeUndefined();
+    expect(client.frames[0]?.metadata[MetadataKey.Message]).toBe('draining');
+  });
+
+  it('terminate() tells the peer why, drops queued frames, closes, and calls onClose at once', async () => {
+    const { client, server } = await pair();
+    server.conn.send(frame(1)); // queued in this turn: dropped by terminate
+    const error = new RpcError(Code.InvalidArgument, 'you broke the protocol');
+    server.conn.terminate(error);
+    expect(server.conn.closed).toBe(true);
+    expect(server.closes).toEqual([error]);
+    expect(() => server.conn.send(frame(2))).toThrow(expect.objectContaining({ code: Code.Unavailable }));
+    await waitFor(() => client.closes.length > 0, 3_000, 'the peer to close');
+    expect(client.frames.map((f) => f.type)).toEqual([FrameType.GoAway]);
+    expect(client.frames[0]?.metadata[MetadataKey.Status]).toBe(String(Code.InvalidArgument));
+    expect(client.frames[0]?.metadata[MetadataKey.Message]).toBe('you broke the protocol');
+    server.conn.terminate(error);
+    server.conn.close();
+    expect(server.closes).toHaveLength(1);
+  });
+
+  it('end() flushes what is queued, and both sides close cleanly (onClose without error)', async () => {
+    const { client, server } = await pair();
+    for (let id = 1; id <= 5; id++) server.conn.send(frame(id));
+    const ended = server.conn.end();
+    expect(() => server.conn.send(frame(6))).toThrow(expect.objectContaining({ code: Code.Unavailable }));
+    expect(server.conn.end()).toBe(ended);
+    await ended;
+    await waitFor(() => client.closes.length > 0, 3_000, 'the peer to close');
+    expect(client.frames.map((f) => f.id)).toEqual([1, 2, 3, 4, 5]);
+    expect(server.closes).toEqual([undefined]);
+    expect(client.closes).toEqual([undefined]);
+  });
+
+  it('a peer half-close goes to onEnd when given; this side may still send, then end()', async () => {
+    const peer = await rawPeer();
+    let ended = 0;
+    const closes: (RpcError | undefined)[] = [];
+    const conn = await connect(
+      { host: '127.0.0.1', port: peer.listener.port, ...QUIET },
+      { onFrame: () => {}, onEnd: () => ended++, onClose: (e) => closes.push(e) },
+    );
+    cleanups.push(() => conn.close());
+    await waitFor(() => peer.state.socket !== undefined, 3_000, 'accept');
+    peer.state.socket?.end();
+    await waitFor(() => ended === 1, 3_000, 'onEnd');
+    expect(conn.closed).toBe(false);
+    conn.send(frame(7));
+    await conn.end();
+    expect(peer.state.frames.map((f) => f.id)).toEqual([7]);
+    expect(closes).toEqual([undefined]);
+  });
+
+  it('close(error) destroys at once: queued frames are dropped, onClose gets the error exactly once', async () => {
+    const { client, server } = await pair();
+    server.conn.send(frame(1));
+    const error = new RpcError(Code.Unavailable, 'bye');
+    server.conn.close(error);
+    server.conn.close(new RpcError(Code.Internal, 'again'));
+    expect(server.closes).toEqual([error]);
+    expect(server.conn.queuedBytes).toBe(0);
+    await waitFor(() => client.closes.length > 0, 3_000, 'the peer to close');
+    expect(client.frames).toEqual([]);
+    expect(client.conn.closed).toBe(true);
+  });
+});
+
+describe('bad bytes from the peer', () => {
+  it('a ProtocolError closes only that connection, with a GoAway that says why', async () => {
+    const conns: Side[] = [];
+    const listener = await startListener((socket) => {
+      const { side, handlers } = recorder();
+      side.conn = createConnection(socket, handlers, QUIET);
+      conns.push(side);
+    });
+    const { side: good, handlers } = recorder();
+    const goodConn = await connect({ host: '127.0.0.1', port: listener.port, ...QUIET }, handlers);
+    cleanups.push(() => goodConn.close());
+
+    const bad = netConnect({ host: '127.0.0.1', port: listener.port });
+    cleanups.push(() => bad.destroy());
+    bad.on('error', () => {});
+    const received: Frame[] = [];
+    const decoder = createFrameDecoder((f) => received.push(f));
+    bad.on('data', (c: Buffer) => decoder.push(c));
+    const badClosed = new Promise<void>((r) => bad.once('close', () => r()));
+    await new Promise<void>((r) => bad.once('connect', () => r()));
+    await waitFor(() => conns.length === 2, 3_000, 'two accepted');
+    bad.write(Buffer.from('GET / HTTP/1.1\r\n\r\n'));
+    await badClosed;
+
+    expect(received).toHaveLength(1);
+    expect(received[0]?.type).toBe(FrameType.GoAway);
+    expect(received[0]?.metadata[MetadataKey.Status]).toBe(String(Code.InvalidArgument));
+    expect(received[0]?.metadata[MetadataKey.Message]).toMatch(/bad_magic/);
+    const badSide = conns[1];
+    expect(badSide?.closes).toHaveLength(1);
+    expect(badSide?.closes[0]).toBeInstanceOf(ProtocolError);
+
+    // The other connection still works both ways.
+    const goodServer = conns[0];
+    goodConn.send(frame(5));
+    await waitFor(() => goodServer?.frames.length === 1, 3_000, 'frame on the good connection');
+    goodServer?.conn.send({ type: FrameType.Response, codec: 0, id: 5 });
+    await waitFor(() => good.frames.length === 1, 3_000, 'response on the good connection');
+    expect(goodServer?.closes).toEqual([]);
+  });
+
+  it('an over-limit header is refused with ResourceExhausted before its body arrives', async () => {
+    const { client, server, serverSocket } = await pair({ client: { maxPayload: 1024 } });
+    const header = encodeFrame({ type: FrameType.Response, codec: 0, id: 1 });
+    new DataView(header.buffer, header.byteOffset).setUint32(13, 1 << 30);
+    serverSocket.write(header);
+    await waitFor(() => server.frames.length > 0 || server.closes.length > 0, 3_000, 'GoAway or close');
+    expect(client.closes[0]?.code).toBe(Code.ResourceExhausted);
+    expect(server.frames[0]?.type).toBe(FrameType.GoAway);
+    expect(server.frames[0]?.metadata[MetadataKey.Status]).toBe(String(Code.ResourceExhausted));
+  });
+
+  it('the stream ending inside a frame closes with InvalidArgument (truncated)', async () => {
+    const { client, serverSocket } = await pair();
+    const bytes = encodeFrame(frame(3, new Uint8Array(10)));
+    serverSocket.end(bytes.subarray(0, bytes.length - 1));
+    await waitFor(() => client.closes.length > 0, 3_000, 'close');
+    expect(client.frames).toEqual([]);
+    expect(client.closes[0]?.code).toBe(Code.InvalidArgument);
+    expect(client.closes[0]?.message).toMatch(/truncated/);
+  });
+});
+
+describe('identity', () => {
+  it('gives each connection a unique id and the peer address', async () => {
+    const a = await pair();
+    const b = await pair();
+    const ids = new Set([a.client.conn.id, a.server.conn.id, b.client.conn.id, b.server.conn.id]);
+    expect(ids.size).toBe(4);
+    expect(a.client.conn.remoteAddress).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(a.server.conn.remoteAddress).toBe(`127.0.0.1:${(a.serverSocket.remotePort as number).toString()}`);
+  });
+});

@@ -1,0 +1,194 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { connect as netConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Frame } from '@mini-rpc/protocol';
+import { Code, FrameType, MetadataKey, RpcError } from '@mini-rpc/protocol';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Connection, Listener } from './index.js';
+import { connect, createConnection, listen } from './index.js';
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 3_000, what = 'condition'): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+const QUIET = { heartbeatIntervalMs: 0, readTimeoutMs: 0, writeTimeoutMs: 0 };
+
+/** A listener whose accepted sockets become framed connections, kept in `accepted`. */
+async function framedListener(maxConnections?: number) {
+  const accepted: Connection[] = [];
+  const listener = await listen({
+    ...(maxConnections === undefined ? {} : { maxConnections }),
+    onSocket: (s) => {
+      accepted.push(createConnection(s, { onFrame: () => {} }, QUIET));
+    },
+  });
+  cleanups.push(() => {
+    for (const c of accepted) c.close();
+    return listener.close();
+  });
+  return { listener, accepted };
+}
+
+async function client(listener: Listener) {
+  const frames: Frame[] = [];
+  const closes: (RpcError | undefined)[] = [];
+  const conn = await connect(
+    { host: '127.0.0.1', port: listener.port, ...QUIET },
+    { onFrame: (f) => frames.push(f), onClose: (e) => closes.push(e) },
+  );
+  cleanups.push(() => conn.close());
+  return { conn, frames, closes };
+}
+
+describe('listen', () => {
+  it('listens on 127.0.0.1 and a free port by default, and counts open connections', async () => {
+    const { listener, accepted } = await framedListener();
+    expect(listener.host).toBe('127.0.0.1');
+    expect(listener.port).toBeGreaterThan(0);
+    expect(listener.connections).toBe(0);
+    const a = await client(listener);
+    await client(listener);
+    await waitFor(() => listener.connections === 2, 3_000, 'two connections');
+    expect(accepted).toHaveLength(2);
+    a.conn.close();
+    await waitFor(() => listener.connections === 1, 3_000, 'one connection');
+  });
+
+  it('beyond maxConnections, the extra connection gets GoAway(ResourceExhausted) and is closed', async () => {
+    const { listener, accepted } = await framedListener(1);
+    const first = await client(listener);
+    await waitFor(() => accepted.length === 1, 3_000, 'first accepted');
+    const extra = await client(listener);
+    await waitFor(() => extra.closes.length > 0, 3_000, 'the extra connection to close');
+    expect(extra.frames).toHaveLength(1);
+    expect(extra.frames[0]?.type).toBe(FrameType.GoAway);
+    expect(extra.frames[0]?.metadata[MetadataKey.Status]).toBe(String(Code.ResourceExhausted));
+    expect(extra.frames[0]?.metadata[MetadataKey.Message]).toBe('too many connections (limit 1)');
+    expect(accepted).toHaveLength(1);
+    expect(listener.connections).toBe(1);
+    expect(first.conn.closed).toBe(false);
+    // A slot freed is a slot available again.
+    first.conn.close();
+    await waitFor(() => listener.connections === 0, 3_000, 'the slot to free');
+    await client(listener);
+    await waitFor(() => accepted.length === 2, 3_000, 'a new connection accepted');
+  });
+
+  it('rejects with Unavailable when the port is taken', async () => {
+    const { listener } = await framedListener();
+    const err = await listen({ port: listener.port, onSocket: () => {} }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(RpcError);
+    expect((err as RpcError).code).toBe(Code.Unavailable);
+    expect((err as RpcError).rawMessage).toMatch(/^listen: .*EADDRINUSE/);
+  });
+
+  it('close() stops accepting at once; open connections stay with their owners', async () => {
+    const { listener, accepted } = await framedListener();
+    const open = await client(listener);
+    await waitFor(() => accepted.length === 1, 3_000, 'accepted');
+    const closed = listener.close();
+    const refused = await connect({ host: '127.0.0.1', port: listener.port }, { onFrame: () => {} }).then(
+      (c) => {
+        c.close();
+        return undefined;
+      },
+      (e: unknown) => e as RpcError,
+    );
+    expect(refused?.code).toBe(Code.Unavailable);
+    // The accepted connection still works both ways.
+    accepted[0]?.send({ type: FrameType.Response, codec: 0, id: 1 });
+    await waitFor(() => open.frames.length === 1, 3_000, 'a frame over the open connection');
+    // close() resolves once the last accepted socket is gone (node:net semantics).
+    open.conn.close();
+    await closed;
+  });
+});
+
+describe('listen with TLS', () => {
+  function selfSigned(): { key: string; cert: string } {
+    const dir = mkdtempSync(join(tmpdir(), 'mini-rpc-listen-tls-'));
+    try {
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-keyout',
+          'key.pem',
+          '-out',
+          'cert.pem',
+          '-days',
+          '1',
+          '-subj',
+          '/CN=localhost',
+          '-addext',
+          'subjectAltName=IP:127.0.0.1',
+        ],
+        { cwd: dir, stdio: 'ignore' },
+      );
+      return {
+        key: readFileSync(join(dir, 'key.pem'), 'utf8'),
+        cert: readFileSync(join(dir, 'cert.pem'), 'utf8'),
+      };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('reports a failed handshake to onError, and close() destroys handshakes in progress', async () => {
+    const errors: Error[] = [];
+    const sockets: Socket[] = [];
+    const listener = await listen({
+      tls: selfSigned(),
+      onSocket: (s) => sockets.push(s),
+      onError: (e) => errors.push(e),
+    });
+    let listenerClosed = false;
+    cleanups.push(() => (listenerClosed ? undefined : listener.close()));
+
+    // Plain bytes at a TLS server: the handshake fails and onError hears of it, as an RpcError.
+    const plain = netConnect({ host: '127.0.0.1', port: listener.port });
+    plain.on('error', () => {});
+    cleanups.push(() => plain.destroy());
+    plain.write(Buffer.alloc(64, 0x4d));
+    await waitFor(() => errors.length > 0, 3_000, 'the handshake error');
+    expect(errors[0]).toBeInstanceOf(RpcError);
+    expect((errors[0] as RpcError).rawMessage).toMatch(/^TLS handshake: /);
+
+    // A peer that connects and never starts its handshake must not keep close() waiting.
+    const silent = netConnect({ host: '127.0.0.1', port: listener.port });
+    silent.on('error', () => {});
+    cleanups.push(() => silent.destroy());
+    let silentClosed = false;
+    silent.on('close', () => {
+      silentClosed = true;
+    });
+    await new Promise<void>((r) => silent.once('connect', () => r()));
+    const t0 = Date.now();
+    await listener.close();
+    listenerClosed = true;
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    await waitFor(() => silentClosed || silent.readableEnded, 3_000, 'the silent peer to be dropped');
+    expect(sockets).toEqual([]);
+  });
+});
