@@ -3,7 +3,12 @@ import { createClient } from '@mini-rpc/client';
 import type { ServiceInstance } from '@mini-rpc/protocol';
 import { Code, RpcError } from '@mini-rpc/protocol';
 import { createMemoryRegistry } from '@mini-rpc/registry';
-import { createBreakerGroup, createRetryBudget, createRetryPolicy } from '@mini-rpc/resilience';
+import {
+  createBreakerGroup,
+  createBulkhead,
+  createRetryBudget,
+  createRetryPolicy,
+} from '@mini-rpc/resilience';
 import type { Server } from '@mini-rpc/server';
 import { createServer, silentLogger } from '@mini-rpc/server';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -215,5 +220,74 @@ describe('resilience with three instances', () => {
     // Budget: retries ≤ 10 % of calls + 10/s × 10 s window.
     expect(attempts).toBeGreaterThan(calls);
     expect(attempts).toBeLessThanOrEqual(calls * 1.1 + 100);
+  });
+
+  it('one server (address), breaker and bulkhead: the breaker opens and calls fail fast without reaching it', async () => {
+    let reached = 0;
+    const server = createServer({ logger: silentLogger });
+    server.addService(
+      {
+        get() {
+          reached++;
+          throw new RpcError(Code.Unavailable, 'sick');
+        },
+      },
+      { name: 'Sick' },
+    );
+    const { port } = await server.listen();
+    cleanups.push(() => server.close({ graceMs: 200 }));
+    const breakers = createBreakerGroup({ consecutiveFailures: 3, coolDownMs: 60_000 });
+    const client = createClient({
+      address: `127.0.0.1:${port}`,
+      breakers,
+      bulkhead: createBulkhead({ maxConcurrent: 10 }),
+    });
+    cleanups.push(() => client.close());
+    const codes: number[] = [];
+    for (let i = 0; i < 10; i++)
+      codes.push(((await client.call('Sick', 'get').catch((e: unknown) => e)) as RpcError).code);
+    expect(codes.every((c) => c === Code.Unavailable)).toBe(true);
+    expect(reached).toBe(3);
+    expect([...breakers.states()].map(([, state]) => state)).toEqual(['open']);
+  });
+
+  it('a bulkhead per instance refuses beyond its limit, and the refused calls go to another instance', async () => {
+    const { registry, instances } = await (async () => {
+      const r = createMemoryRegistry();
+      const i = await startInstances(r, 2, { delays: [50, 50] });
+      cleanups.push(async () => {
+        for (const x of i) await x.server.close({ graceMs: 500 });
+        await r.close();
+      });
+      return { registry: r, instances: i };
+    })();
+    const limiters = new Map<string, ReturnType<typeof createBulkhead>>();
+    const client = createClient({
+      registry,
+      balancer: roundRobin(),
+      retry: createRetryPolicy({ maxRetries: 2, initialDelayMs: 1 }),
+      bulkhead: (id) => {
+        let l = limiters.get(id);
+        if (l === undefined) {
+          l = createBulkhead({ maxConcurrent: 4 });
+          limiters.set(id, l);
+        }
+        return l;
+      },
+    });
+    cleanups.push(() => client.close());
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        client.call('Echo', 'echo', 1, { idempotent: false }).catch((e: unknown) => e),
+      ),
+    );
+    expect(results).toEqual(Array.from({ length: 8 }, () => 1));
+    expect(instances.map((i) => i.calls)).toEqual([4, 4]);
+    const overflow = await Promise.all(
+      Array.from({ length: 9 }, () =>
+        client.call('Echo', 'echo', 1).catch((e: unknown) => (e as RpcError).code),
+      ),
+    );
+    expect(overflow.filter((r) => r === Code.ResourceExhausted)).toHaveLength(1);
   });
 });

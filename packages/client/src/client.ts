@@ -32,7 +32,7 @@ import type { PoolHooks, PoolOptions, PoolStats } from './pool.js';
 import { ConnectionPool } from './pool.js';
 import { ServiceDirectory } from './service-directory.js';
 import type { ServiceProxy } from './service-proxy.js';
-import { isUnprocessed } from './unprocessed.js';
+import { isUnprocessed, markUnprocessed } from './unprocessed.js';
 
 /** Options of {@link createClient}. Give `address` (one server) or `registry` (discovery). */
 export interface ClientOptions {
@@ -62,8 +62,8 @@ export interface ClientOptions {
   retry?: RetryPolicy;
   /** A circuit breaker per instance. */
   breakers?: BreakerFactory;
-  /** Limits concurrent calls (bulkhead). */
-  bulkhead?: Limiter;
+  /** Limits concurrent calls (bulkhead): one limiter for all calls, or one per instance id. */
+  bulkhead?: Limiter | ((instanceId: string) => Limiter);
   /** Methods that may safely run more than once: `'Service.method'` names or a predicate. */
   idempotent?: readonly string[] | ((service: string, method: string) => boolean);
 }
@@ -175,11 +175,14 @@ class RpcClient implements Client {
         this.onInstances(added, removed),
       );
     }
-    // One server and no retry policy: nothing to pick or retry, so the terminal step sends directly and a
+    // One server and no retry, breaker or bulkhead: nothing to pick or retry, so the terminal step sends directly and a
     // call costs no async frame, no closure and no retry bookkeeping (issue #7, hot path).
     const direct = this.direct;
     const terminal: CallNext =
-      direct !== undefined && options.retry === undefined
+      direct !== undefined &&
+      options.retry === undefined &&
+      options.breakers === undefined &&
+      options.bulkhead === undefined
         ? (call) => this.sendVia(direct, call, this.codec)
         : (call) => this.execute(call, undefined);
     this.pipeline = (options.interceptors ?? []).reduceRight<CallNext>(
@@ -324,7 +327,54 @@ class RpcClient implements Client {
     tried: readonly string[],
     onTarget: (id: string) => void,
   ): Promise<unknown> {
-    if (this.direct !== undefined) return this.sendVia(this.direct, call, codec);
+    const breakers = this.options.breakers;
+    let instance: ServiceInstance | undefined;
+    let pool: ConnectionPool;
+    if (this.direct !== undefined) {
+      pool = this.direct;
+      if (breakers !== undefined && !breakers(pool.address).allowRequest()) {
+        throw markUnprocessed(new RpcError(Code.Unavailable, `${pool.address}: circuit open`));
+      }
+      onTarget(pool.address);
+    } else {
+      instance = await this.pick(call, tried);
+      onTarget(instance.id);
+      pool = this.poolFor(instance.host, instance.port);
+    }
+    const breaker = breakers?.(instance?.id ?? pool.address);
+    const bulkhead = this.options.bulkhead;
+    let release: (() => void) | undefined;
+    if (bulkhead !== undefined) {
+      try {
+        const limiter = typeof bulkhead === 'function' ? bulkhead(instance?.id ?? pool.address) : bulkhead;
+        release = await limiter.acquire(call.signal);
+      } catch (err) {
+        // The call never left: free the breaker slot without counting against the instance.
+        breaker?.recordFailure(Code.Cancelled);
+        throw markUnprocessed(RpcError.from(err, Code.ResourceExhausted));
+      }
+    }
+    const started = performance.now();
+    if (instance !== undefined) this.balancer.onStart?.(instance);
+    try {
+      const result = await this.sendVia(pool, call, codec);
+      breaker?.recordSuccess();
+      if (instance !== undefined)
+        this.balancer.onEnd?.(instance, { code: Code.OK, latencyMs: performance.now() - started });
+      return result;
+    } catch (err) {
+      const code = err instanceof RpcError ? err.code : Code.Unknown;
+      breaker?.recordFailure(code);
+      if (instance !== undefined)
+        this.balancer.onEnd?.(instance, { code, latencyMs: performance.now() - started });
+      throw err;
+    } finally {
+      release?.();
+    }
+  }
+
+  /** Picks an instance: discovered, not behind an open breaker or a connect backoff, not tried yet if possible. */
+  private async pick(call: CallRequest, tried: readonly string[]): Promise<ServiceInstance> {
     const directory = this.directory as ServiceDirectory;
     const remaining = (call.deadline ?? Date.now() + this.timeoutMs) - Date.now();
     const all = directory.peek(call.service) ?? (await directory.instances(call.service, remaining));
@@ -339,49 +389,16 @@ class RpcClient implements Client {
     if (candidates.length === 0) {
       const why =
         all.length === 0 ? 'no instances registered' : 'every instance is unavailable (down or circuit open)';
-      throw new RpcError(Code.Unavailable, `${call.service}: ${why}`);
+      throw markUnprocessed(new RpcError(Code.Unavailable, `${call.service}: ${why}`));
     }
-    let instance: ServiceInstance | undefined;
-    const breakerFor = breakers === undefined ? undefined : breakers;
-    for (let n = 0; n < candidates.length && instance === undefined; n++) {
-      const pick = this.balancer.pick(candidates, call);
-      if (breakerFor === undefined || breakerFor(pick.id).allowRequest()) instance = pick;
-      else candidates = candidates.filter((c) => c.id !== pick.id);
-      if (candidates.length === 0) break;
+    while (candidates.length > 0) {
+      const choice = this.balancer.pick(candidates, call);
+      if (breakers === undefined || breakers(choice.id).allowRequest()) return choice;
+      candidates = candidates.filter((c) => c.id !== choice.id);
     }
-    if (instance === undefined)
-      throw new RpcError(
-        Code.Unavailable,
-        `${call.service}: every instance is refusing calls (circuit open)`,
-      );
-    onTarget(instance.id);
-    const breaker = breakerFor?.(instance.id);
-    const bulkhead = this.options.bulkhead;
-    let release: (() => void) | undefined;
-    if (bulkhead !== undefined) {
-      try {
-        release = await bulkhead.acquire(call.signal);
-      } catch (err) {
-        // The call never left: free the breaker slot without counting against the instance.
-        breaker?.recordFailure(Code.Cancelled);
-        throw err;
-      }
-    }
-    const started = performance.now();
-    this.balancer.onStart?.(instance);
-    try {
-      const result = await this.sendVia(this.poolFor(instance.host, instance.port), call, codec);
-      breaker?.recordSuccess();
-      this.balancer.onEnd?.(instance, { code: Code.OK, latencyMs: performance.now() - started });
-      return result;
-    } catch (err) {
-      const code = err instanceof RpcError ? err.code : Code.Unknown;
-      breaker?.recordFailure(code);
-      this.balancer.onEnd?.(instance, { code, latencyMs: performance.now() - started });
-      throw err;
-    } finally {
-      release?.();
-    }
+    throw markUnprocessed(
+      new RpcError(Code.Unavailable, `${call.service}: every instance is refusing calls (circuit open)`),
+    );
   }
 
   /** Encodes and sends one request on a pooled connection; resolves with the decoded result. */
