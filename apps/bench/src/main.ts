@@ -1,89 +1,96 @@
 // `pnpm bench` → `node dist/main.js [--quick] [--only=…]`: runs the micro benchmarks (dist/micro-main.js),
 // then the load benchmarks, writes results/latest.json and renders REPORT.md with charts/*.svg.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseBenchArgs } from './load/bench-args.js';
+import type { CaseResult } from './load/case-spec.js';
+import type { SuiteSettings } from './load/cases.js';
 import { buildCases, FULL, QUICK } from './load/cases.js';
 import { installChildCleanup } from './load/child.js';
 import { runSuite } from './load/suite.js';
 import { writeCharts } from './report/charts.js';
+import type { MachineInfo } from './report/machine-info.js';
 import { machineInfo } from './report/machine-info.js';
 import { readMicroResults } from './report/micro-results.js';
 import { targetRows } from './report/ratios.js';
 import { renderReport } from './report/render-report.js';
 
+/** What results/latest.json holds. */
+interface LatestResults {
+  machine: MachineInfo;
+  mode: 'full' | 'quick';
+  settings: SuiteSettings;
+  durationS: number;
+  results: CaseResult[];
+}
+
 const benchDir = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 const distDir = `${benchDir}/dist`;
 const argv = process.argv.slice(2).filter((a) => a !== '--');
 const args = parseBenchArgs(argv);
-const settings = {
-  ...(args.quick ? QUICK : FULL),
-  ...(args.rounds === undefined ? {} : { rounds: args.rounds }),
-};
-const all = buildCases(settings);
-const cases =
-  args.only.length === 0 ? all : all.filter((c) => args.only.some((o) => c.id.toLowerCase().includes(o)));
-
-if (args.list) {
-  for (const c of all) console.log(c.id);
-  process.exit(0);
-}
-installChildCleanup();
-const started = performance.now();
-
-if (!args.skipMicro && existsSync(`${distDir}/micro-main.js`)) {
-  console.log('== micro benchmarks ==');
-  const micro = spawnSync(
-    process.execPath,
-    [`${distDir}/micro-main.js`, ...(args.quick ? ['--quick'] : [])],
-    {
-      stdio: 'inherit',
-      timeout: 300_000,
-    },
-  );
-  if (micro.status !== 0)
-    console.error(`micro benchmarks failed (status ${micro.status}); going on with the load benchmarks`);
-}
-
-console.log(
-  `== load benchmarks: ${cases.length} cases × ${settings.rounds} round(s), ` +
-    `${settings.warmupMs} ms warm-up + ${settings.windowMs} ms window each ==`,
-);
-const profileDir = `${benchDir}/profiles`;
-if (args.cpuProf) mkdirSync(profileDir, { recursive: true });
-const results = await runSuite(
-  cases,
-  settings,
-  { distDir, execArgv: args.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [] },
-  (line) => console.log(line),
-);
-
 const outDir = args.out ?? benchDir;
-const micro = readMicroResults(`${benchDir}/results/micro.json`);
-const command = `pnpm bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`;
-const machine = machineInfo(benchDir, command, argv);
-const targets = targetRows(results, micro);
-const charts = await writeCharts(results, `${outDir}/charts`);
-const durationS = (performance.now() - started) / 1000;
-mkdirSync(`${outDir}/results`, { recursive: true });
-writeFileSync(
-  `${outDir}/results/latest.json`,
-  `${JSON.stringify({ machine, mode: args.quick ? 'quick' : 'full', settings, durationS, targets, results }, null, 2)}\n`,
-);
-writeFileSync(
-  `${outDir}/REPORT.md`,
-  renderReport({
-    machine,
+
+/** Runs the micro benchmarks and the load suite; returns what latest.json will hold. */
+async function measure(): Promise<LatestResults> {
+  const settings = {
+    ...(args.quick ? QUICK : FULL),
+    ...(args.rounds === undefined ? {} : { rounds: args.rounds }),
+  };
+  const all = buildCases(settings);
+  const cases =
+    args.only.length === 0 ? all : all.filter((c) => args.only.some((o) => c.id.toLowerCase().includes(o)));
+  installChildCleanup();
+  const started = performance.now();
+  if (!args.skipMicro && existsSync(`${distDir}/micro-main.js`)) {
+    console.log('== micro benchmarks ==');
+    const micro = spawnSync(
+      process.execPath,
+      [`${distDir}/micro-main.js`, ...(args.quick ? ['--quick'] : [])],
+      {
+        stdio: 'inherit',
+        timeout: 300_000,
+      },
+    );
+    if (micro.status !== 0)
+      console.error(`micro benchmarks failed (status ${micro.status}); going on with the load benchmarks`);
+  }
+  console.log(
+    `== load benchmarks: ${cases.length} cases × ${settings.rounds} round(s), ` +
+      `${settings.warmupMs} ms warm-up + ${settings.windowMs} ms window each ==`,
+  );
+  const profileDir = `${benchDir}/profiles`;
+  if (args.cpuProf) mkdirSync(profileDir, { recursive: true });
+  const results = await runSuite(
+    cases,
+    settings,
+    { distDir, execArgv: args.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [] },
+    (line) => console.log(line),
+  );
+  const command = `pnpm bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`;
+  return {
+    machine: machineInfo(benchDir, command, argv),
     mode: args.quick ? 'quick' : 'full',
     settings,
+    durationS: (performance.now() - started) / 1000,
     results,
-    targets,
-    charts,
-    micro,
-    durationS,
-  }),
-);
+  };
+}
+
+if (args.list) {
+  for (const c of buildCases(FULL)) console.log(c.id);
+  process.exit(0);
+}
+const latestFile = `${outDir}/results/latest.json`;
+const latest: LatestResults = args.render
+  ? (JSON.parse(readFileSync(latestFile, 'utf8')) as LatestResults)
+  : await measure();
+const micro = readMicroResults(`${benchDir}/results/micro.json`);
+const targets = targetRows(latest.results, micro);
+const charts = await writeCharts(latest.results, `${outDir}/charts`);
+mkdirSync(`${outDir}/results`, { recursive: true });
+writeFileSync(latestFile, `${JSON.stringify({ ...latest, targets }, null, 2)}\n`);
+writeFileSync(`${outDir}/REPORT.md`, renderReport({ ...latest, targets, charts, micro }));
 console.log('\n== targets ==');
 console.table(
   targets.map((t) => ({
@@ -94,6 +101,4 @@ console.table(
     result: t.pass === undefined ? '' : t.pass ? 'PASS' : 'FAIL',
   })),
 );
-console.log(
-  `results: ${outDir}/results/latest.json, report: ${outDir}/REPORT.md (${Math.round(durationS)} s)`,
-);
+console.log(`results: ${latestFile}, report: ${outDir}/REPORT.md (${Math.round(latest.durationS)} s)`);

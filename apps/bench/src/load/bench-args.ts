@@ -14,6 +14,8 @@ export interface BenchArgs {
   readonly list: boolean;
   /** `--out=<dir>`: write results, report and charts there instead of the bench directory (tests). */
   readonly out: string | undefined;
+  /** `--render`: run nothing; re-render REPORT.md and the charts from results/latest.json. */
+  readonly render: boolean;
 }
 
 /** Parses the flags; throws a TypeError naming an unknown flag (so a typo never silently runs everything). */
@@ -25,12 +27,14 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   let cpuProf = false;
   let list = false;
   let out: string | undefined;
+  let render = false;
   for (const arg of argv) {
     if (arg === '--') continue;
     if (arg === '--quick') quick = true;
     else if (arg === '--skip-micro') skipMicro = true;
     else if (arg === '--cpu-prof') cpuProf = true;
     else if (arg === '--list') list = true;
+    else if (arg === '--render') render = true;
     else if (arg.startsWith('--out=')) out = arg.slice(6);
     else if (arg.startsWith('--only='))
       only = arg
@@ -44,8 +48,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
         throw new TypeError(`--rounds must be 1…20, got ${arg}`);
     } else
       throw new TypeError(
-        `unknown flag ${arg} (known: --quick --only=<substr,…> --rounds=N --skip-micro --cpu-prof --list --out=<dir>)`,
+        `unknown flag ${arg} (known: --quick --only=<substr,…> --rounds=N --skip-micro --cpu-prof --list --render --out=<dir>)`,
       );
   }
-  return { quick, only, rounds, skipMicro, cpuProf, list, out };
+  return { quick, only, rounds, skipMicro, cpuProf, list, out, render };
 }

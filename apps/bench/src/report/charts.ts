@@ -13,6 +13,7 @@ export interface Chart {
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 const MAIN = ['bare', 'mini-rpc msgpack', 'grpc', 'http'];
+const LOG = { type: 'log' } as const;
 
 /** Renders a vega-lite spec to SVG headless (no browser, no canvas): vega's `renderer: 'none'` + toSVG. */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
@@ -55,22 +56,29 @@ const stackColor = { field: 'stack', type: 'nominal', sort: MAIN, title: 'stack'
 function throughputSpec(values: Record<string, string | number>[]): TopLevelSpec {
   return {
     $schema: SCHEMA,
-    title: 'Throughput per stack (closed loop, median of rounds, bars = min–max)',
+    title: 'Throughput per stack (closed loop, calls/s on a log scale, median of rounds, lines = min–max)',
     data: { values },
     facet: { column: { field: 'payload', type: 'nominal', title: 'payload', sort: ['64B', '1KiB'] } },
     spec: {
       width: 320,
       height: 260,
       encoding: {
-        x: { field: 'inFlight', type: 'ordinal', title: 'calls in flight' },
+        x: { field: 'inFlight', type: 'ordinal', title: 'calls in flight', axis: { labelAngle: 0 } },
         xOffset: { field: 'stack', type: 'nominal', sort: MAIN },
         color: stackColor,
       },
       layer: [
-        { mark: 'bar', encoding: { y: { field: 'calls', type: 'quantitative', title: 'calls/s' } } },
+        // Bars on a log scale need an explicit base.
+        {
+          mark: 'bar',
+          encoding: {
+            y: { field: 'calls', type: 'quantitative', title: 'calls/s', scale: LOG },
+            y2: { datum: 100 },
+          },
+        },
         {
           mark: { type: 'rule', color: 'black' },
-          encoding: { y: { field: 'min', type: 'quantitative' }, y2: { field: 'max' } },
+          encoding: { y: { field: 'min', type: 'quantitative', scale: LOG }, y2: { field: 'max' } },
         },
       ],
     },
@@ -100,9 +108,16 @@ function latencySpec(values: Record<string, string | number>[], payload: string)
       height: 260,
       mark: 'bar',
       encoding: {
-        x: { field: 'percentile', type: 'ordinal', sort: ['p50', 'p90', 'p99', 'p999'], title: null },
+        x: {
+          field: 'percentile',
+          type: 'ordinal',
+          sort: ['p50', 'p90', 'p99', 'p999'],
+          title: null,
+          axis: { labelAngle: 0 },
+        },
         xOffset: { field: 'stack', type: 'nominal', sort: MAIN },
         y: { field: 'us', type: 'quantitative', scale: { type: 'log' }, title: 'µs' },
+        y2: { datum: 1 },
         color: stackColor,
       },
     },
@@ -118,14 +133,16 @@ function cpuSpec(values: Record<string, string | number>[]): TopLevelSpec {
     ]);
   return {
     $schema: SCHEMA,
-    title: 'CPU per call, 64 B, 64 in flight (µs, user+system, median of rounds)',
+    title: 'CPU per call, 64 B, 64 in flight (µs on a log scale, user+system, median of rounds)',
     data: { values: rows },
     width: 360,
-    height: 220,
+    height: 240,
     mark: 'bar',
     encoding: {
-      x: { field: 'stack', type: 'nominal', sort: MAIN, title: null },
-      y: { field: 'us', type: 'quantitative', title: 'µs per call', stack: 'zero' },
+      x: { field: 'stack', type: 'nominal', sort: MAIN, title: null, axis: { labelAngle: 0 } },
+      xOffset: { field: 'side', type: 'nominal' },
+      y: { field: 'us', type: 'quantitative', title: 'µs per call', scale: { type: 'log' } },
+      y2: { datum: 0.1 },
       color: { field: 'side', type: 'nominal', title: 'process' },
     },
   } as TopLevelSpec;

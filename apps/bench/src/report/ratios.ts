@@ -126,7 +126,8 @@ export function targetRows(results: readonly CaseResult[], micro: MicroResults |
       [{ op: '≥', value: 0.5, source: 'issue (benchmark suite)' }],
       codecUs === undefined
         ? 'no micro bench result in this run'
-        : `msgpack encode+decode of the order message: ${codecUs.toFixed(2)} µs (micro bench median) → ${Math.round(codecRate ?? 0).toLocaleString('en-US')}/s`,
+        : `msgpack encode+decode of the order message: ${codecUs.toFixed(2)} µs (micro bench median, ` +
+            `${micro?.date ?? '?'}) → ${Math.round(codecRate ?? 0).toLocaleString('en-US')}/s`,
     ),
   );
   const open = byId(results, 'mini-rpc msgpack 64B open @½ own max');
@@ -144,7 +145,7 @@ export function targetRows(results: readonly CaseResult[], micro: MicroResults |
   const reuse = pools.flatMap((p) => p.runs.map((r) => (r.pool?.reuseRatio ?? 0) * 100));
   out.push(
     ...rows(
-      'pool reuse ratio (lowest over the pool cases)',
+      'pool reuse ratio (lowest run over the pool cases; range = all runs)',
       reuse.length
         ? { median: Math.min(...reuse), min: Math.min(...reuse), max: Math.max(...reuse) }
         : undefined,
