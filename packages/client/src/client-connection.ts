@@ -38,6 +38,8 @@ export class ClientConnection {
   uses = 0;
   retired = false;
   idleSince = Date.now();
+  /** Why the server is about to close the connection, when it said so (protocol-error GoAway). */
+  private closeReason: RpcError | undefined;
   private conn!: Connection;
   private readonly events: ClientConnectionEvents;
 
@@ -137,6 +139,19 @@ export class ClientConnection {
         frame.metadata[MetadataKey.Status] ?? String(Code.Unavailable),
         frame.metadata,
       );
+      if (reason.code === Code.InvalidArgument || reason.code === Code.ResourceExhausted) {
+        // A protocol error (docs/protocol.md §6): the server closes at once and says nothing about which
+        // calls ran, so none may be marked safe to retry. They fail as Unavailable when it closes.
+        this.closeReason = new RpcError(
+          Code.Unavailable,
+          `server closed the connection: ${reason.rawMessage}`,
+          {
+            cause: reason,
+          },
+        );
+        this.retire();
+        return;
+      }
       for (const call of [...this.pending.values()]) {
         if (call.id <= lastId) continue;
         this.pending.delete(call.id);
@@ -149,7 +164,10 @@ export class ClientConnection {
 
   private onClose(error: RpcError | undefined): void {
     this.retired = true;
-    const reason = error ?? new RpcError(Code.Unavailable, `connection to ${this.remoteAddress} closed`);
+    const reason =
+      error ??
+      this.closeReason ??
+      new RpcError(Code.Unavailable, `connection to ${this.remoteAddress} closed`);
     const calls = [...this.pending.values()];
     this.pending.clear();
     for (const call of calls)

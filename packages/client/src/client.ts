@@ -436,7 +436,8 @@ class RpcClient implements Client {
         id: exchange.id,
         rawMetadata: entry.raw,
         metadata: call.metadata,
-        timeoutMs,
+        // No deadline, no `:t` (docs/protocol.md §4.2).
+        timeoutMs: Number.isFinite(timeoutMs) ? timeoutMs : undefined,
         payload,
       });
     } catch (err) {
@@ -513,6 +514,7 @@ export function parseAddress(address: string | { host: string; port: number }): 
 } {
   if (typeof address !== 'string') return address;
   const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(address);
-  if (m === null) throw new TypeError(`invalid address '${address}': expected host:port`);
+  if (m === null || Number(m[2]) > 65_535)
+    throw new TypeError(`invalid address '${address}': expected host:port`);
   return { host: m[1] as string, port: Number(m[2]) };
 }

@@ -1,6 +1,8 @@
 import type { Metadata, ServerContext } from '@mini-rpc/protocol';
 import { Code, createMetadata, RpcError } from '@mini-rpc/protocol';
 
+const MAX_TIMER_MS = 0x7fff_ffff;
+
 /**
  * The `ctx` of one incoming call. The AbortSignal, its deadline timer, the response metadata and the state
  * bag are created only when a handler or middleware touches them: a handler that never looks pays nothing.
@@ -46,7 +48,8 @@ export class CallContext implements ServerContext {
         const left = this.deadline - Date.now();
         const expire = (): void => this.abort(new RpcError(Code.DeadlineExceeded, 'deadline exceeded'));
         if (left <= 0) expire();
-        else {
+        // Node clamps delays above 2^31−1 ms (~24.8 days) to 1 ms; such a deadline is "none" in practice.
+        else if (left <= MAX_TIMER_MS) {
           this.timer = setTimeout(expire, left);
           this.timer.unref();
         }

@@ -238,9 +238,20 @@ class RpcServer implements Server {
   private async shutdown(graceMs: number): Promise<void> {
     const registry = this.options.registry;
     if (registry !== undefined) {
-      const results = await Promise.allSettled(this.registered.map((i) => registry.deregister(i)));
-      for (const r of results)
-        if (r.status === 'rejected') this.logger.warn({ err: r.reason }, 'deregister failed');
+      // Bounded: a registry that hangs must not hold the shutdown (a lease expires by itself anyway).
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), Math.min(graceMs, 5_000));
+      });
+      const results = await Promise.race([
+        Promise.allSettled(this.registered.map((i) => registry.deregister(i))),
+        late,
+      ]);
+      clearTimeout(timer);
+      if (results === undefined) this.logger.warn({}, 'deregistering took too long; shutting down anyway');
+      else
+        for (const r of results)
+          if (r.status === 'rejected') this.logger.warn({ err: r.reason }, 'deregister failed');
     }
     this.draining = true;
     for (const st of this.conns) this.sendGoAway(st);

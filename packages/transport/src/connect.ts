@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { connect as netConnect } from 'node:net';
+import { isIP, connect as netConnect } from 'node:net';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { connect as tlsConnect } from 'node:tls';
 import { Code, RpcError } from '@mini-rpc/protocol';
@@ -38,8 +38,9 @@ export function connect(options: ConnectOptions, handlers: ConnectionHandlers): 
     if (options.tls === undefined) {
       socket = netConnect({ host: options.host, port: options.port, allowHalfOpen: true, noDelay: true });
     } else {
+      // SNI carries host names only (RFC 6066 §3), never an IP address.
       socket = tlsConnect({
-        servername: options.host,
+        ...(isIP(options.host) === 0 ? { servername: options.host } : {}),
         ...options.tls,
         host: options.host,
         port: options.port,

@@ -6,6 +6,7 @@ import {
   DEFAULT_MAX_METADATA,
   DEFAULT_MAX_PAYLOAD,
   FrameType,
+  MAX_REQUEST_ID,
   MetadataKey,
   maxFrameSize,
   ProtocolError,
@@ -111,6 +112,8 @@ class FramedConnection implements Connection {
   private readonly writeTimeoutMs: number;
   private queue: OutgoingFrame[] = [];
   private flushScheduled = false;
+  /** Sum of maxFrameSize over the queue: the batch buffer's size. */
+  private queuedBound = 0;
   private draining = false;
   private drainSince = 0;
   private lastRead = Date.now();
@@ -169,8 +172,20 @@ class FramedConnection implements Connection {
         `write queue to ${this.remoteAddress} is full (${this.queuedBytes} bytes)`,
       );
     }
+    // Everything that can make writeFrame throw is checked here, against this frame only: a bad frame must
+    // fail its own call, never the batch it would have joined (and with it the connection).
+    const id = frame.id;
+    if (!(id >= 0 && id <= MAX_REQUEST_ID && Number.isInteger(id))) {
+      throw new RpcError(Code.InvalidArgument, `request id ${id} is not an integer in 0…2^53−1`);
+    }
+    const timeout = frame.timeoutMs;
+    if (timeout !== undefined && !(timeout >= 0 && timeout <= Number.MAX_SAFE_INTEGER)) {
+      throw new RpcError(Code.InvalidArgument, `timeout ${timeout} is not a number of milliseconds`);
+    }
+    const bound = maxFrameSize(frame); // throws InvalidArgument for a metadata value that is not a string
     this.queue.push(frame);
     this.queuedBytes += size;
+    this.queuedBound += bound;
     if (!this.flushScheduled && !this.draining) {
       this.flushScheduled = true;
       // setImmediate, not nextTick: frames produced by promise continuations in this turn join the batch.
@@ -211,14 +226,14 @@ class FramedConnection implements Connection {
    */
   terminate(error: RpcError): void {
     if (this.closed) return;
-    this.queue = [
-      {
-        type: FrameType.GoAway,
-        codec: 0,
-        id: 0,
-        metadata: { [MetadataKey.Status]: String(error.code), [MetadataKey.Message]: error.rawMessage },
-      },
-    ];
+    const goAway: OutgoingFrame = {
+      type: FrameType.GoAway,
+      codec: 0,
+      id: 0,
+      metadata: { [MetadataKey.Status]: String(error.code), [MetadataKey.Message]: error.rawMessage },
+    };
+    this.queue = [goAway];
+    this.queuedBound = maxFrameSize(goAway);
     this.draining = false;
     this.flush();
     this.socket.end();
@@ -231,6 +246,7 @@ class FramedConnection implements Connection {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.queue = [];
     this.queuedBytes = 0;
+    this.queuedBound = 0;
     this.handlers.onClose?.(error, this);
   }
 
@@ -241,6 +257,7 @@ class FramedConnection implements Connection {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.queue = [];
     this.queuedBytes = 0;
+    this.queuedBound = 0;
     this.socket.destroy();
     this.handlers.onClose?.(error, this);
   }
@@ -251,14 +268,14 @@ class FramedConnection implements Connection {
     if (this.closed || this.draining || queue.length === 0) return;
     if (this.socket.destroyed) return;
     this.queue = [];
-    let bound = 0;
-    for (let i = 0; i < queue.length; i++) bound += maxFrameSize(queue[i] as OutgoingFrame);
+    const bound = this.queuedBound;
+    this.queuedBound = 0;
     const buffer = Buffer.allocUnsafe(bound);
     let n = 0;
     try {
       for (let i = 0; i < queue.length; i++) n += writeFrame(queue[i] as OutgoingFrame, buffer, n);
     } catch (err) {
-      // Only a caller bug (bad id, huge key) gets here; the connection cannot be in sync any more.
+      // Only a metadata key over 65,535 bytes gets here (send() checked the rest); nothing was written.
       this.close(RpcError.from(err, Code.Internal));
       return;
     }
