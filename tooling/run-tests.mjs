@@ -17,7 +17,7 @@ for (const dir of dirs) rmSync(join(dir, '.vitest-report.json'), { force: true }
 const extra = process.argv.slice(2);
 const run = spawnSync(
   'pnpm',
-  ['exec', 'turbo', 'run', 'test', '--concurrency=1', '--output-logs=full', ...extra],
+  ['exec', 'turbo', 'run', 'test', '--concurrency=1', '--continue', '--output-logs=full', ...extra],
   {
     cwd: root,
     stdio: 'inherit',
