@@ -103,7 +103,7 @@ function pending(id: number) {
   const state = { value: undefined as unknown, error: undefined as RpcError | undefined, settled: false };
   const call: PendingCall = {
     id,
-    codec: jsonCodec,
+    responseCodec: jsonCodec,
     deadline: Number.POSITIVE_INFINITY,
     expire: () => {},
     responseSchema: { service: 'S', method: 'm', kind: 'response' },

@@ -11,7 +11,7 @@ export interface PendingCall {
   /** Absolute deadline (`Date.now()` clock); the client's deadline sweep calls `expire()` after it. */
   readonly deadline: number;
   expire(): void;
-  readonly codec: Codec;
+  readonly responseCodec: Codec;
   readonly responseSchema: CodecSchema;
   resolve(value: unknown): void;
   reject(error: RpcError): void;
@@ -122,7 +122,7 @@ export class ClientConnection {
       } else {
         let value: unknown;
         try {
-          value = call.codec.decode(frame.payload, call.responseSchema);
+          value = call.responseCodec.decode(frame.payload, call.responseSchema);
         } catch (err) {
           call.reject(decodeFailure(err));
           this.afterCall();

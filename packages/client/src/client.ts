@@ -8,6 +8,7 @@ import type {
   CallRequest,
   ClientInterceptor,
   Limiter,
+  Metadata,
   Registry,
   RetryPolicy,
   ServiceInstance,
@@ -15,7 +16,6 @@ import type {
 import {
   Code,
   encodeMetadata,
-  FrameType,
   IDEMPOTENT_METADATA_KEY,
   MetadataKey,
   RESERVED_PREFIX,
@@ -143,6 +143,8 @@ class RpcClient implements Client {
   private readonly addressUsers = new Map<string, Set<string>>();
   private nextId = 0;
   private closed = false;
+  /** The pool to send on directly when nothing stands between a call and the connection. */
+  private readonly fast: ConnectionPool | undefined;
   /** Every open connection, drained pools' included, so their pending calls still time out. */
   private readonly live = new Set<ClientConnection>();
   private readonly sweep = new DeadlineSweep(() => this.live);
@@ -178,13 +180,16 @@ class RpcClient implements Client {
     // One server and no retry, breaker or bulkhead: nothing to pick or retry, so the terminal step sends directly and a
     // call costs no async frame, no closure and no retry bookkeeping (issue #7, hot path).
     const direct = this.direct;
-    const terminal: CallNext =
+    const plain =
       direct !== undefined &&
       options.retry === undefined &&
       options.breakers === undefined &&
-      options.bulkhead === undefined
+      options.bulkhead === undefined;
+    const terminal: CallNext =
+      direct !== undefined && plain
         ? (call) => this.sendVia(direct, call, this.codec)
         : (call) => this.execute(call, undefined);
+    if (plain && (options.interceptors ?? []).length === 0) this.fast = direct;
     this.pipeline = (options.interceptors ?? []).reduceRight<CallNext>(
       (next, interceptor) => interceptor(next),
       terminal,
@@ -262,6 +267,18 @@ class RpcClient implements Client {
           return Promise.reject(new RpcError(Code.InvalidArgument, `metadata key '${key}' is reserved`));
         }
       }
+    }
+    const fast = this.fast;
+    if (fast !== undefined && options?.codec === undefined) {
+      // No interceptor, policy or discovery: straight to the connection, no CallRequest (issue #7).
+      const entry = this.methodEntry(service, method);
+      const md = metadata === undefined ? undefined : { ...metadata };
+      const conn = fast.tryGet();
+      if (conn !== undefined)
+        return this.sendOn(conn, entry, args, md, deadline, options?.signal, this.codec);
+      return fast
+        .get(options?.signal)
+        .then((c) => this.sendOn(c, entry, args, md, deadline, options?.signal, this.codec));
     }
     const call: CallRequest = {
       service,
@@ -403,22 +420,35 @@ class RpcClient implements Client {
 
   /** Encodes and sends one request on a pooled connection; resolves with the decoded result. */
   private sendVia(pool: ConnectionPool, call: CallRequest, codec: Codec): Promise<unknown> {
+    const entry = this.methodEntry(call.service, call.method);
     const conn = pool.tryGet();
-    if (conn !== undefined) return this.sendOn(conn, call, codec);
-    return pool.get(call.signal).then((c) => this.sendOn(c, call, codec));
+    if (conn !== undefined) {
+      return this.sendOn(conn, entry, call.args, call.metadata, call.deadline, call.signal, codec);
+    }
+    return pool
+      .get(call.signal)
+      .then((c) => this.sendOn(c, entry, call.args, call.metadata, call.deadline, call.signal, codec));
   }
 
-  private sendOn(conn: ClientConnection, call: CallRequest, codec: Codec): Promise<unknown> {
-    const entry = this.methodEntry(call.service, call.method);
-    const timeoutMs = call.deadline === undefined ? this.timeoutMs : call.deadline - Date.now();
-    if (timeoutMs <= 0)
+  private sendOn(
+    conn: ClientConnection,
+    entry: MethodEntry,
+    args: unknown,
+    metadata: Metadata | undefined,
+    deadline: number | undefined,
+    signal: AbortSignal | undefined,
+    codec: Codec,
+  ): Promise<unknown> {
+    const timeoutMs = deadline === undefined ? this.timeoutMs : deadline - Date.now();
+    if (timeoutMs <= 0) {
       return Promise.reject(
         new RpcError(Code.DeadlineExceeded, 'deadline exceeded before the call was sent'),
       );
-    if (call.signal?.aborted) return Promise.reject(RpcError.from(call.signal.reason, Code.Cancelled));
+    }
+    if (signal?.aborted) return Promise.reject(RpcError.from(signal.reason, Code.Cancelled));
     let payload: Uint8Array;
     try {
-      payload = codec.encode(call.args, entry.requestSchema);
+      payload = codec.encode(args, entry.requestSchema);
     } catch (err) {
       return Promise.reject(
         new RpcError(Code.InvalidArgument, `arguments do not encode: ${(err as Error).message}`, {
@@ -427,19 +457,21 @@ class RpcClient implements Client {
       );
     }
     this.nextId = this.nextId >= 0x1f_ffff_ffff_ffff ? 1 : this.nextId + 1;
-    const deadline = call.deadline ?? Date.now() + timeoutMs;
-    const exchange = new Exchange(this.nextId, conn, codec, entry.responseSchema, deadline, call.signal);
+    const exchange = new Exchange(
+      this.nextId,
+      conn,
+      codec,
+      entry.responseSchema,
+      deadline ?? Date.now() + timeoutMs,
+      signal,
+    );
+    exchange.rawMetadata = entry.raw;
+    exchange.metadata = metadata;
+    // No deadline, no `:t` (docs/protocol.md §4.2).
+    exchange.timeoutMs = Number.isFinite(timeoutMs) ? timeoutMs : undefined;
+    exchange.payload = payload;
     try {
-      conn.send(exchange, {
-        type: FrameType.Request,
-        codec: codec.id,
-        id: exchange.id,
-        rawMetadata: entry.raw,
-        metadata: call.metadata,
-        // No deadline, no `:t` (docs/protocol.md §4.2).
-        timeoutMs: Number.isFinite(timeoutMs) ? timeoutMs : undefined,
-        payload,
-      });
+      conn.send(exchange, exchange);
     } catch (err) {
       exchange.reject(RpcError.from(err, Code.Unavailable));
     }

@@ -30,7 +30,7 @@ describe('Exchange', () => {
     const ex = new Exchange(1, conn, jsonCodec, schema, 1_234, undefined);
     expect(ex.deadline).toBe(1_234);
     expect(ex.id).toBe(1);
-    expect(ex.codec).toBe(jsonCodec);
+    expect(ex.responseCodec).toBe(jsonCodec);
     expect(ex.responseSchema).toBe(schema);
   });
 

@@ -1,15 +1,23 @@
 import type { Codec, CodecSchema } from '@mini-rpc/codec';
-import { Code, RpcError } from '@mini-rpc/protocol';
+import type { Metadata, OutgoingFrame } from '@mini-rpc/protocol';
+import { Code, FrameType, RpcError } from '@mini-rpc/protocol';
 import type { ClientConnection, PendingCall } from './client-connection.js';
 
 /**
- * One request/response exchange on one connection. It is its own abort listener (`handleEvent`) and has no
- * timer of its own: the client's deadline sweep (`DeadlineSweep`) expires it, so a call allocates this
- * object and its promise, and no closures or timers.
+ * One request/response exchange on one connection. It is its own request frame (`OutgoingFrame`), its own
+ * abort listener (`handleEvent`), and has no timer of its own: the client's deadline sweep
+ * (`DeadlineSweep`) expires it. A call allocates this object and its promise, and no closures or timers.
  */
-export class Exchange implements PendingCall {
+export class Exchange implements PendingCall, OutgoingFrame {
+  readonly type = FrameType.Request;
+  /** Codec id of the request frame. */
+  codec: number;
+  rawMetadata: Uint8Array | undefined = undefined;
+  metadata: Metadata | undefined = undefined;
+  timeoutMs: number | undefined = undefined;
+  payload: Uint8Array | undefined = undefined;
   readonly id: number;
-  readonly codec: Codec;
+  readonly responseCodec: Codec;
   readonly responseSchema: CodecSchema;
   private readonly conn: ClientConnection;
   private readonly signal: AbortSignal | undefined;
@@ -30,7 +38,8 @@ export class Exchange implements PendingCall {
   ) {
     this.id = id;
     this.conn = conn;
-    this.codec = codec;
+    this.responseCodec = codec;
+    this.codec = codec.id;
     this.responseSchema = responseSchema;
     this.signal = signal;
     this.promise = new Promise<unknown>((resolve, reject) => {

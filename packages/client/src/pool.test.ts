@@ -78,7 +78,7 @@ function pendingCall(id: number, codec: Codec = jsonCodec) {
   const state = { value: undefined as unknown, error: undefined as RpcError | undefined, settled: false };
   const call: PendingCall = {
     id,
-    codec,
+    responseCodec: codec,
     deadline: Number.POSITIVE_INFINITY,
     expire: () => {},
     responseSchema: { service: 'S', method: 'm', kind: 'response' },
