@@ -143,6 +143,7 @@ class RpcClient implements Client {
   private readonly addressUsers = new Map<string, Set<string>>();
   private nextId = 0;
   private closed = false;
+  private readonly poolOf = new WeakMap<ServiceInstance, ConnectionPool>();
   /** The pool to send on directly when nothing stands between a call and the connection. */
   private readonly fast: ConnectionPool | undefined;
   /** Every open connection, drained pools' included, so their pending calls still time out. */
@@ -356,7 +357,7 @@ class RpcClient implements Client {
     } else {
       instance = await this.pick(call, tried);
       onTarget(instance.id);
-      pool = this.poolFor(instance.host, instance.port);
+      pool = this.instancePool(instance);
     }
     const breaker = breakers?.(instance?.id ?? pool.address);
     const bulkhead = this.options.bulkhead;
@@ -396,10 +397,10 @@ class RpcClient implements Client {
     const remaining = (call.deadline ?? Date.now() + this.timeoutMs) - Date.now();
     const all = directory.peek(call.service) ?? (await directory.instances(call.service, remaining));
     const breakers = this.options.breakers;
-    let candidates = all.filter(
-      (i) =>
-        (breakers === undefined || breakers(i.id).state !== 'open') && this.poolFor(i.host, i.port).healthy,
-    );
+    const usable = (i: ServiceInstance): boolean =>
+      (breakers === undefined || breakers(i.id).state !== 'open') && this.instancePool(i).healthy;
+    // The common case — every instance usable — allocates no filtered copy (issue #7).
+    let candidates = all.every(usable) ? all : all.filter(usable);
     if (tried.length > 0 && candidates.some((i) => !tried.includes(i.id))) {
       candidates = candidates.filter((i) => !tried.includes(i.id));
     }
@@ -495,6 +496,16 @@ class RpcClient implements Client {
       table.set(method, entry);
     }
     return entry;
+  }
+
+  /** The pool of an instance, cached on the (immutable) instance object to avoid a string key per call. */
+  private instancePool(instance: ServiceInstance): ConnectionPool {
+    let pool = this.poolOf.get(instance);
+    if (pool === undefined || this.pools.get(pool.address) !== pool) {
+      pool = this.poolFor(instance.host, instance.port);
+      this.poolOf.set(instance, pool);
+    }
+    return pool;
   }
 
   private poolFor(host: string, port: number): ConnectionPool {

@@ -47,20 +47,31 @@ const cacheBytes = new Uint8Array(CACHE_SLOTS * CACHE_MAX);
 const cacheLength = new Uint8Array(CACHE_SLOTS);
 const cacheString: (string | undefined)[] = new Array<string | undefined>(CACHE_SLOTS).fill(undefined);
 
+/** A short ASCII string from bytes, without the subarray that `String.fromCharCode.apply` would need. */
+function asciiString(source: Uint8Array, offset: number, length: number): string {
+  let text = '';
+  for (let i = 0; i < length; i++) text += String.fromCharCode(source[offset + i] as number);
+  return text;
+}
+
 /** Reads `length` bytes at `offset` as strict UTF-8; throws ProtocolError('bad_utf8') on invalid bytes. */
 export function readUtf8(source: Uint8Array, offset: number, length: number): string {
   if (length <= CACHE_MAX) {
     let h = length;
     let ascii = true;
+    let digits = true;
     for (let i = 0; i < length; i++) {
       const b = source[offset + i] as number;
       if (b >= 0x80) {
         ascii = false;
         break;
       }
+      if (b < 0x30 || b > 0x39) digits = false;
       h = (Math.imul(h, 31) + b) | 0;
     }
     if (ascii) {
+      // Numbers (timeouts, retry hints) differ on every frame: build them, never evict names for them.
+      if (digits) return asciiString(source, offset, length);
       const slot = (h ^ (h >>> 9)) & (CACHE_SLOTS - 1);
       const base = slot * CACHE_MAX;
       const cached = cacheString[slot];
@@ -74,11 +85,8 @@ export function readUtf8(source: Uint8Array, offset: number, length: number): st
         }
         if (same) return cached;
       }
-      const text = String.fromCharCode.apply(
-        null,
-        source.subarray(offset, offset + length) as unknown as number[],
-      );
-      cacheBytes.set(source.subarray(offset, offset + length), base);
+      const text = asciiString(source, offset, length);
+      for (let i = 0; i < length; i++) cacheBytes[base + i] = source[offset + i] as number;
       cacheLength[slot] = length;
       cacheString[slot] = text;
       return text;
