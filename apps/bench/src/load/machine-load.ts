@@ -36,3 +36,35 @@ export function otherBusyCores(
   const busySec = (end.busy - start.busy) / TICKS_PER_SEC;
   return Math.max(0, (busySec - ownCpuUs / 1e6) / (windowMs / 1000));
 }
+
+/** How long to wait for a quiet machine before each run, and the budget over the whole suite. */
+export interface QuietGate {
+  /** Busy cores (of everything else) below which the machine counts as quiet. */
+  readonly maxBusyCores: number;
+  /** Longest wait before one run, ms. */
+  readonly maxWaitMs: number;
+  /** Longest total wait over the suite, ms; once spent, runs start at once. */
+  readonly budgetMs: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Waits (bounded by `gate.maxWaitMs` and what is left of `budget.leftMs`) until the machine's busy cores
+ * over a 250 ms sample drop below `gate.maxBusyCores`; nothing of the bench runs meanwhile, so all of that
+ * load is someone else's. Returns the time waited, ms. Without /proc/stat it returns at once.
+ */
+export async function waitForQuiet(gate: QuietGate, budget: { leftMs: number }): Promise<number> {
+  const started = performance.now();
+  const limit = Math.min(gate.maxWaitMs, budget.leftMs);
+  for (let i = 0; i < 1_000 && performance.now() - started < limit; i++) {
+    const a = readCpuTicks();
+    await sleep(250);
+    const b = readCpuTicks();
+    if (a === undefined || b === undefined) break;
+    if ((b.busy - a.busy) / TICKS_PER_SEC / 0.25 < gate.maxBusyCores) break;
+  }
+  const waited = performance.now() - started;
+  budget.leftMs = Math.max(0, budget.leftMs - waited);
+  return waited;
+}

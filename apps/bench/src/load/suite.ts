@@ -1,6 +1,8 @@
 import { aggregate } from './aggregate.js';
 import type { CaseResult, CaseSpec, ClientSpec, RunResult } from './case-spec.js';
 import type { SuiteSettings } from './cases.js';
+import type { QuietGate } from './machine-load.js';
+import { waitForQuiet } from './machine-load.js';
 import { missingPackage } from './optional.js';
 import type { RunOptions } from './run-case.js';
 import { runCase } from './run-case.js';
@@ -61,15 +63,17 @@ const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
 /**
  * Runs every case `settings.rounds` times, the rounds one after another and the cases of each slot
- * interleaved, and aggregates each case over its rounds. A case whose packages are missing is skipped; a
+ * interleaved, and aggregates each case over its rounds. With a quiet gate, each run first waits (bounded)
+ * for other processes of the machine to calm down. A case whose packages are missing is skipped; a
  * case that fails is recorded with its error and the suite goes on.
  */
 export async function runSuite(
   cases: readonly CaseSpec[],
   settings: SuiteSettings,
-  options: RunOptions,
+  options: RunOptions & { readonly quietGate?: QuietGate },
   progress: ProgressFn,
 ): Promise<CaseResult[]> {
+  const budget = { leftMs: options.quietGate?.budgetMs ?? 0 };
   const runs = new Map<string, RunResult[]>();
   const skipped = new Map<string, string>();
   const failed = new Map<string, string>();
@@ -91,6 +95,7 @@ export async function runSuite(
         client = { ...client, mode: { ...spec.client.mode, rate: resolveRate(spec, runnable, done) } };
       }
       const head = `[${n}/${total}] round ${round}/${settings.rounds} ${spec.id}`;
+      if (options.quietGate !== undefined) await waitForQuiet(options.quietGate, budget);
       try {
         const run = await runCase(spec, client, round, options);
         runs.get(spec.id)?.push(run);
@@ -110,6 +115,10 @@ export async function runSuite(
         progress(`${head}: FAILED ${message}`);
       }
     }
+  }
+  if (options.quietGate !== undefined) {
+    const waited = (options.quietGate.budgetMs - budget.leftMs) / 1000;
+    progress(`waited ${waited.toFixed(1)} s in all for other processes to calm down`);
   }
   return cases.map((c) => {
     const outcome: { skipped?: string; failed?: string } = {};

@@ -377,10 +377,12 @@ const METHOD = `## How it is measured
   other and the cases of a slot (same payload and C) rotate their order each round. Figures are the
   median over rounds with min–max. Percentiles come from hdr-histogram-js (JS build, 3 significant digits).
 - CPU per call: \`process.cpuUsage()\` (user + system) over the window ÷ calls, taken by each process itself.
-- Busy cores = CPU per call × calls/s for client and server. A sum well below the cores available means the
-  two processes took turns (a whole window of calls travels as one batch, so one side waits while the other
-  works) rather than worked in parallel. "Others busy" = cores used by other processes of the machine during
-  the window (from /proc/stat): a row with a high value was measured on a busy machine.
+- Busy cores = CPU per call × calls/s for client and server. At 64 or more calls in flight, a sum near 1.0
+  (of 2 cores) means the two processes took turns — the whole window of calls travels as one batch, so one
+  side waits while the other works — rather than worked in parallel.
+- Others busy = cores used by other processes of the machine during the window (from /proc/stat): a row with
+  a high value was measured on a busy machine. In full mode each run first waits (up to 3 s, 2 min over the
+  whole run) for the other processes to use less than 0.3 cores.
 - Stacks: **bare** = node:net with u32 length-prefixed frames, batched like mini-rpc (all frames of one
   event-loop turn in one write, flushed on setImmediate) — the ceiling. **mini-rpc** = one client, one
   connection (\`pool.maxActive: 1\`), payload \`{ data }\` (Uint8Array for msgpack/protobuf, the same bytes
