@@ -18,6 +18,8 @@ export class CallContext implements ServerContext {
   result: unknown = undefined;
   /** Set once the call ended (answered, cancelled or its connection dropped). */
   finished = false;
+  /** Set when the server tracks the call among its connection's calls in flight. */
+  tracked = false;
   private controller: AbortController | undefined;
   private timer: NodeJS.Timeout | undefined;
   private abortReason: RpcError | undefined;

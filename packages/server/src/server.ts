@@ -404,8 +404,6 @@ class RpcServer implements Server {
       deadline = Date.now() + ms;
     }
     const ctx = new CallContext(service, methodName, frame.id, md, st.conn.remoteAddress, deadline);
-    st.calls.set(frame.id, ctx);
-    this.inFlight++;
     const def = resolved.def;
     if (resolved.chain === undefined) resolved.chain = this.chainFor(def);
     const chain = resolved.chain;
@@ -418,6 +416,9 @@ class RpcServer implements Server {
         return;
       }
       if (isThenable(out)) {
+        // Only a call still running after its handler returned needs to be tracked (Cancel, limits,
+        // shutdown): a synchronous answer costs no map entry (issue #7).
+        this.track(st, ctx);
         out.then(
           (value) => this.succeed(st, codec, resolved, ctx, value),
           (err: unknown) => this.fail(st, codec, ctx, err),
@@ -426,6 +427,7 @@ class RpcServer implements Server {
       return;
     }
     ctx.args = args;
+    this.track(st, ctx);
     runChain(chain, ctx, async () => {
       ctx.result = await def.handler.call(def.target, ctx.args, ctx as never);
     }).then(
@@ -447,11 +449,19 @@ class RpcServer implements Server {
   }
 
   /** Ends the call's bookkeeping; false when nobody waits for the answer any more. */
+  private track(st: ConnState, ctx: CallContext): void {
+    ctx.tracked = true;
+    st.calls.set(ctx.requestId, ctx);
+    this.inFlight++;
+  }
+
   private settle(st: ConnState, ctx: CallContext): boolean {
     if (ctx.finished) return false;
     ctx.finish();
-    st.calls.delete(ctx.requestId);
-    this.inFlight--;
+    if (ctx.tracked) {
+      st.calls.delete(ctx.requestId);
+      this.inFlight--;
+    }
     if ((st.readEnded || st.goAwayId !== undefined) && st.calls.size === 0)
       queueMicrotask(() => void st.conn.end());
     return !st.conn.closed && ctx.aborted?.code !== Code.Cancelled;
