@@ -1,28 +1,15 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { createServer as createNetServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import type { Frame, RpcError } from '@mini-rpc/protocol';
 import { Code, FrameType } from '@mini-rpc/protocol';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createSelfSignedCert } from '../../../tooling/testing/certs.js';
+import { useCleanups, waitFor } from '../../../tooling/testing/harness.js';
 import type { Connection } from './index.js';
 import { connect, createConnection, listen } from './index.js';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function waitFor(condition: () => boolean, timeoutMs = 3_000, what = 'condition'): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const cleanups = useCleanups();
 
 const ignore = { onFrame: () => {} };
 const QUIET = { heartbeatIntervalMs: 0, readTimeoutMs: 0, writeTimeoutMs: 0 };
@@ -152,37 +139,10 @@ describe('connect', () => {
 });
 
 describe('connect with TLS', () => {
-  let dir = '';
   let key = '';
   let cert = '';
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'mini-rpc-transport-tls-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        'key.pem',
-        '-out',
-        'cert.pem',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      ],
-      { cwd: dir, stdio: 'ignore' },
-    );
-    key = readFileSync(join(dir, 'key.pem'), 'utf8');
-    cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
-    rmSync(dir, { recursive: true, force: true });
+    ({ key, cert } = createSelfSignedCert());
   });
 
   async function tlsEcho(onServerName?: (name: string | false | null) => void): Promise<number> {

@@ -11,23 +11,12 @@ import {
   ProtocolError,
   RpcError,
 } from '@mini-rpc/protocol';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { useCleanups, waitFor } from '../../../tooling/testing/harness.js';
 import type { Connection, ConnectionOptions, Listener } from './index.js';
 import { connect, createConnection, listen } from './index.js';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-/** Polls `condition` every 5 ms until it holds; rejects after `timeoutMs`. */
-async function waitFor(condition: () => boolean, timeoutMs = 3_000, what = 'condition'): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const cleanups = useCleanups();
 
 /** One side of a connection as a test sees it: what arrived, and how it closed. */
 interface Side {

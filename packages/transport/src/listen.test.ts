@@ -1,27 +1,14 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { connect as netConnect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Frame } from '@mini-rpc/protocol';
 import { Code, FrameType, MetadataKey, RpcError } from '@mini-rpc/protocol';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { createSelfSignedCert } from '../../../tooling/testing/certs.js';
+import { useCleanups, waitFor } from '../../../tooling/testing/harness.js';
 import type { Connection, Listener } from './index.js';
 import { connect, createConnection, listen } from './index.js';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function waitFor(condition: () => boolean, timeoutMs = 3_000, what = 'condition'): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const cleanups = useCleanups();
 
 const QUIET = { heartbeatIntervalMs: 0, readTimeoutMs: 0, writeTimeoutMs: 0 };
 
@@ -120,46 +107,11 @@ describe('listen', () => {
 });
 
 describe('listen with TLS', () => {
-  function selfSigned(): { key: string; cert: string } {
-    const dir = mkdtempSync(join(tmpdir(), 'mini-rpc-listen-tls-'));
-    try {
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:prime256v1',
-          '-nodes',
-          '-keyout',
-          'key.pem',
-          '-out',
-          'cert.pem',
-          '-days',
-          '1',
-          '-subj',
-          '/CN=localhost',
-          '-addext',
-          'subjectAltName=IP:127.0.0.1',
-        ],
-        { cwd: dir, stdio: 'ignore' },
-      );
-      return {
-        key: readFileSync(join(dir, 'key.pem'), 'utf8'),
-        cert: readFileSync(join(dir, 'cert.pem'), 'utf8'),
-      };
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }
-
   it('reports a failed handshake to onError, and close() destroys handshakes in progress', async () => {
     const errors: Error[] = [];
     const sockets: Socket[] = [];
     const listener = await listen({
-      tls: selfSigned(),
+      tls: createSelfSignedCert(),
       onSocket: (s) => sockets.push(s),
       onError: (e) => errors.push(e),
     });

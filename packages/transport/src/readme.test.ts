@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs';
 import type { Frame } from '@mini-rpc/protocol';
 import { CodecId, FrameType, MetadataKey } from '@mini-rpc/protocol';
 import { expect, it, vi } from 'vitest';
+import { readReadmeSnippet } from '../../../tooling/testing/readme-snippet.js';
 import { connect, createConnection, listen } from './index.js';
 
-const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-const SELF = readFileSync(new URL(import.meta.url), 'utf8');
+const README = new URL('../README.md', import.meta.url);
 
 const IMPORTS = [
   "import type { Frame } from '@mini-rpc/protocol';",
@@ -58,10 +57,7 @@ it('README snippet runs and prints what its comment says', async () => {
 });
 
 it('README shows exactly the snippet this test runs', () => {
-  const region = /\/\/ #region readme\n([\s\S]*?)\n\s*\/\/ #endregion readme/.exec(SELF)?.[1] ?? '';
-  const body = region.replace(/^ {4}/gm, '');
-  const snippet = /```ts\n([\s\S]*?)\n```/.exec(README)?.[1] ?? '';
-  const lines = snippet.split('\n');
-  expect(lines.slice(0, IMPORTS.length)).toEqual(IMPORTS);
-  expect(lines.slice(IMPORTS.length).join('\n').trim()).toBe(body.trim());
+  const { imports, snippet, region } = readReadmeSnippet(README, import.meta.url, IMPORTS.length);
+  expect(imports).toEqual(IMPORTS);
+  expect(snippet).toBe(region);
 });
