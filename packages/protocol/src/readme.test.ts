@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { expect, it, vi } from 'vitest';
+import { readReadmeSnippet } from '../../../tooling/testing/readme-snippet.js';
 import { CodecId, createFrameDecoder, encodeFrame, FrameType, MetadataKey } from './index.js';
 
-const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-const SELF = readFileSync(new URL(import.meta.url), 'utf8');
+const README = new URL('../README.md', import.meta.url);
 
 it('README snippet runs and prints what its comment says', () => {
   const log = vi.spyOn(console, 'log').mockImplementation(() => {});
@@ -31,12 +30,9 @@ it('README snippet runs and prints what its comment says', () => {
 });
 
 it('README shows exactly the snippet this test runs', () => {
-  const region = /\/\/ #region readme\n([\s\S]*?)\n\s*\/\/ #endregion readme/.exec(SELF)?.[1] ?? '';
-  const body = region.replace(/^ {4}/gm, '');
-  const snippet = /```ts\n([\s\S]*?)\n```/.exec(README)?.[1] ?? '';
-  const [importLine, ...rest] = snippet.split('\n');
-  expect(importLine).toBe(
+  const { imports, snippet, region } = readReadmeSnippet(README, import.meta.url, 1);
+  expect(imports).toEqual([
     "import { CodecId, createFrameDecoder, encodeFrame, FrameType, MetadataKey } from '@mini-rpc/protocol';",
-  );
-  expect(rest.join('\n').trim()).toBe(body.trim());
+  ]);
+  expect(snippet).toBe(region);
 });

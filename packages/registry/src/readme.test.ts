@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { expect, it, vi } from 'vitest';
+import { readReadmeSnippet } from '../../../tooling/testing/readme-snippet.js';
 import { createMemoryRegistry } from './index.js';
 
-const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-const SELF = readFileSync(new URL(import.meta.url), 'utf8');
+const README = new URL('../README.md', import.meta.url);
 
 it('README snippet runs and prints what its comments say', async () => {
   const log = vi.spyOn(console, 'log').mockImplementation(() => {});
@@ -34,10 +33,7 @@ it('README snippet runs and prints what its comments say', async () => {
 });
 
 it('README shows exactly the snippet this test runs', () => {
-  const region = /\/\/ #region readme\n([\s\S]*?)\n\s*\/\/ #endregion readme/.exec(SELF)?.[1] ?? '';
-  const body = region.replace(/^ {4}/gm, '');
-  const snippet = /```ts\n([\s\S]*?)\n```/.exec(README)?.[1] ?? '';
-  const [importLine, ...rest] = snippet.split('\n');
-  expect(importLine).toBe("import { createMemoryRegistry } from '@mini-rpc/registry';");
-  expect(rest.join('\n').trim()).toBe(body.trim());
+  const { imports, snippet, region } = readReadmeSnippet(README, import.meta.url, 1);
+  expect(imports).toEqual(["import { createMemoryRegistry } from '@mini-rpc/registry';"]);
+  expect(snippet).toBe(region);
 });

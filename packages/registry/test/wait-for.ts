@@ -1,22 +1,7 @@
 import type { ServiceInstance } from '@mini-rpc/protocol';
 
-/**
- * Polls `condition` every 10 ms until it holds and returns the ms it took; throws after `timeoutMs`.
- * The only way tests here wait for something asynchronous to happen.
- */
-export async function waitFor(
-  condition: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  what: string,
-): Promise<number> {
-  const started = Date.now();
-  for (let attempt = 0; attempt < 100_000; attempt++) {
-    if (await condition()) return Date.now() - started;
-    if (Date.now() - started > timeoutMs) break;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
+/** The only way tests here wait for something asynchronous to happen: bounded polling, returns the ms it took. */
+export { waitFor } from '../../../tooling/testing/harness.js';
 
 /** A valid instance of service `name` on 127.0.0.1. */
 export function instance(name: string, id: string, port = 4000, metadata: Record<string, string> = {}) {
