@@ -3,23 +3,13 @@ import type { Frame } from '@mini-rpc/protocol';
 import { Code, FrameType, MetadataKey, RpcError } from '@mini-rpc/protocol';
 import type { Connection } from '@mini-rpc/transport';
 import { createConnection, listen } from '@mini-rpc/transport';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useCleanups, waitFor } from '../../../tooling/testing/harness.js';
 import type { PendingCall } from './client-connection.js';
 import { ClientConnection, errorFromMetadata } from './client-connection.js';
 import { isUnprocessed } from './index.js';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function waitFor(condition: () => boolean, timeoutMs = 3_000, what = 'condition'): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const cleanups = useCleanups();
 
 const QUIET = { heartbeatIntervalMs: 0, readTimeoutMs: 0, writeTimeoutMs: 0 };
 

@@ -4,22 +4,12 @@ import type { CallRequest, ClientInterceptor, Frame } from '@mini-rpc/protocol';
 import { Code, CodecId, FrameType, MetadataKey, RpcError } from '@mini-rpc/protocol';
 import type { Connection } from '@mini-rpc/transport';
 import { createConnection, listen } from '@mini-rpc/transport';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useCleanups, waitFor } from '../../../tooling/testing/harness.js';
 import type { ClientOptions } from './index.js';
 import { createClient, isUnprocessed, parseAddress } from './index.js';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function waitFor(condition: () => boolean, timeoutMs = 3_000, what = 'condition'): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const cleanups = useCleanups();
 
 const QUIET = { heartbeatIntervalMs: 0, readTimeoutMs: 0, writeTimeoutMs: 0 };
 const codecs: Record<number, Codec> = { [CodecId.Json]: jsonCodec, [CodecId.MessagePack]: msgpackCodec };
