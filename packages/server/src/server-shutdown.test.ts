@@ -3,22 +3,12 @@ import { jsonCodec } from '@mini-rpc/codec';
 import type { Frame, Registry, ServerContext, ServiceInstance } from '@mini-rpc/protocol';
 import { Code, FrameType, IDEMPOTENT_METADATA_KEY, MetadataKey, RpcError } from '@mini-rpc/protocol';
 import { connect } from '@mini-rpc/transport';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useCleanups, waitFor } from '../../../tooling/testing/harness.js';
 import type { Logger, ServerOptions } from './index.js';
 import { createServer, method, service, silentLogger } from './index.js';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function waitFor(condition: () => boolean, timeoutMs = 3_000, what = 'condition'): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const cleanups = useCleanups();
 
 /** Handlers park here until the test opens the gate; a parked handler rejects when its signal aborts. */
 function createGate() {

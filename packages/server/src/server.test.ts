@@ -4,22 +4,12 @@ import { jsonCodec, msgpackCodec } from '@mini-rpc/codec';
 import type { Frame, Metadata, ServerContext, ServerMiddleware } from '@mini-rpc/protocol';
 import { Code, CodecId, encodeFrame, FrameType, MetadataKey, RpcError } from '@mini-rpc/protocol';
 import { connect } from '@mini-rpc/transport';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { useCleanups, waitFor } from '../../../tooling/testing/harness.js';
 import type { Logger, ServerOptions } from './index.js';
 import { createServer, silentLogger } from './index.js';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function waitFor(condition: () => boolean, timeoutMs = 3_000, what = 'condition'): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const cleanups = useCleanups();
 
 type Ctx = ServerContext;
 
