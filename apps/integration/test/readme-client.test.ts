@@ -1,12 +1,11 @@
-import { readFileSync } from 'node:fs';
 import { createClient } from '@mini-rpc/client';
 import type { ServerContext } from '@mini-rpc/protocol';
 import { Code, RpcError } from '@mini-rpc/protocol';
 import { createServer, method, service, silentLogger } from '@mini-rpc/server';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { readReadmeSnippet } from '../../../tooling/testing/readme-snippet.js';
 
-const README = readFileSync(new URL('../../../packages/client/README.md', import.meta.url), 'utf8');
-const SELF = readFileSync(new URL(import.meta.url), 'utf8');
+const README = new URL('../../../packages/client/README.md', import.meta.url);
 
 const IMPORTS = [
   "import { createClient } from '@mini-rpc/client';",
@@ -81,10 +80,7 @@ it('the @mini-rpc/client README snippet calls a real server and prints what its 
 });
 
 it('the @mini-rpc/client README shows exactly the snippet the test runs', () => {
-  const region = /\/\/ #region readme\n([\s\S]*?)\n\s*\/\/ #endregion readme/.exec(SELF)?.[1] ?? '';
-  const body = region.replace(/^ {4}/gm, '');
-  const snippet = /```ts\n([\s\S]*?)\n```/.exec(README)?.[1] ?? '';
-  const lines = snippet.split('\n');
-  expect(lines.slice(0, IMPORTS.length)).toEqual(IMPORTS);
-  expect(lines.slice(IMPORTS.length).join('\n').trim()).toBe(body.trim());
+  const { imports, snippet, region } = readReadmeSnippet(README, import.meta.url, IMPORTS.length);
+  expect(imports).toEqual(IMPORTS);
+  expect(snippet).toBe(region);
 });
