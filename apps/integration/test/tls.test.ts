@@ -3,8 +3,8 @@ import type { RpcError } from '@mini-rpc/protocol';
 import { Code } from '@mini-rpc/protocol';
 import { createServer, silentLogger } from '@mini-rpc/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestPki } from './fixtures/certs.js';
-import { createTestPki } from './fixtures/certs.js';
+import type { TestPki } from '../../../tooling/testing/certs.js';
+import { createTestPki } from '../../../tooling/testing/certs.js';
 import { Arith } from './fixtures.js';
 
 describe('TLS transport', () => {
