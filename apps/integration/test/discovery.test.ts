@@ -12,15 +12,13 @@ import type { Balancer } from '@mini-rpc/protocol';
 import { Code, RpcError } from '@mini-rpc/protocol';
 import { createMemoryRegistry } from '@mini-rpc/registry';
 import { createServer, silentLogger } from '@mini-rpc/server';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useCleanups } from '../../../tooling/testing/harness.js';
 import { type Instance, load, shares, startInstances } from './cluster.js';
 import { Arith } from './fixtures.js';
 import { waitFor } from './helpers.js';
 
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = useCleanups();
 
 async function cluster(n: number, options: Parameters<typeof startInstances>[2] = {}) {
   const registry = createMemoryRegistry();
@@ -117,7 +115,7 @@ describe('discovery and balancing (in-process servers, memory registry)', () => 
       const client = clientFor(registry, make());
       expect(await load(() => client.call('Echo', 'echo', 1), 900, 12)).toBe(0);
       shareOfSlow[name] = shares(instances)[0] ?? 0;
-      for (const c of cleanups.splice(0).reverse()) await c();
+      await cleanups.run();
     }
     console.log('share of the slow instance', shareOfSlow);
     expect(shareOfSlow['round-robin']).toBeGreaterThan(0.3);

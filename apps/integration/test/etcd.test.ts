@@ -4,15 +4,13 @@ import type { ServiceInstance } from '@mini-rpc/protocol';
 import { createEtcdRegistry } from '@mini-rpc/registry';
 import { createRetryPolicy } from '@mini-rpc/resilience';
 import { createServer, silentLogger } from '@mini-rpc/server';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useCleanups } from '../../../tooling/testing/harness.js';
 import { useEtcd } from '../../../tooling/testing/use-etcd.js';
 import { Arith } from './fixtures.js';
 import { type ChildServer, startChildServer, waitFor } from './helpers.js';
 
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = useCleanups();
 
 describe('discovery through a real etcd, with server processes', () => {
   const etcd = useEtcd();

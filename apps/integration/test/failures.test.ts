@@ -13,14 +13,12 @@ import {
   RpcError,
 } from '@mini-rpc/protocol';
 import { createServer, silentLogger } from '@mini-rpc/server';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useCleanups } from '../../../tooling/testing/harness.js';
 import { Arith } from './fixtures.js';
 import { activeResources, startChildServer, waitFor } from './helpers.js';
 
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = useCleanups();
 
 async function arithServer(options: Parameters<typeof createServer>[0] = {}) {
   const server = createServer({ logger: silentLogger, ...options });

@@ -1,6 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
+/** Bounded polling, shared with the package tests. */
+export { waitFor } from '../../../tooling/testing/harness.js';
+
 const CHILD_SERVER = fileURLToPath(new URL('./fixtures/child-server.mjs', import.meta.url));
 
 /** A server process started from fixtures/child-server.mjs. */
@@ -45,19 +48,6 @@ export function startChildServer(
       reject(new Error(`child server exited early with ${code}`));
     });
   });
-}
-
-/** Polls `condition` every 5 ms until it holds; rejects after `timeoutMs`. */
-export async function waitFor(
-  condition: () => boolean | Promise<boolean>,
-  timeoutMs = 5_000,
-  what = 'condition',
-): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 /** Counts of open handles by type, e.g. `{ TCPSocketWrap: 2, Timeout: 1 }`. */

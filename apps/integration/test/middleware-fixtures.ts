@@ -6,6 +6,8 @@ import type { ServerContext } from '@mini-rpc/protocol';
 import { Code, RpcError } from '@mini-rpc/protocol';
 import type { Server, ServerOptions } from '@mini-rpc/server';
 import { createServer, method, service, silentLogger } from '@mini-rpc/server';
+import type { Cleanup } from '../../../tooling/testing/harness.js';
+import { createCleanups } from '../../../tooling/testing/harness.js';
 
 /** A prom-client registry, typed through @mini-rpc/middleware's own declarations. */
 export type Registry = NonNullable<MetricsOptions['registry']>;
@@ -147,14 +149,12 @@ export class Shop {
 
 /** Starts and stops servers and clients for one test file; call `cleanup()` in `afterEach`. */
 export function harness() {
-  const cleanups: (() => Promise<unknown> | unknown)[] = [];
+  const cleanups = createCleanups();
   return {
     /** Runs every registered clean-up, last first. */
-    async cleanup(): Promise<void> {
-      for (const c of cleanups.splice(0).reverse()) await c();
-    },
+    cleanup: (): Promise<void> => cleanups.run(),
     /** Registers a clean-up. */
-    defer(fn: () => Promise<unknown> | unknown): void {
+    defer(fn: Cleanup): void {
       cleanups.push(fn);
     },
     /** A listening server on 127.0.0.1 with `services` (default: a new Shop). */

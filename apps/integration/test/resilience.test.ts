@@ -11,14 +11,12 @@ import {
 } from '@mini-rpc/resilience';
 import type { Server } from '@mini-rpc/server';
 import { createServer, silentLogger } from '@mini-rpc/server';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useCleanups } from '../../../tooling/testing/harness.js';
 import { type Instance, load, startInstances } from './cluster.js';
 import { type ChildServer, startChildServer, waitFor } from './helpers.js';
 
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = useCleanups();
 
 const childInstance = (child: ChildServer, i: number): ServiceInstance => ({
   id: `Arith@127.0.0.1:${child.port}`,
