@@ -66,6 +66,7 @@ async function run(spec: ClientSpec): Promise<ClientReport> {
       calls,
       errors: recorder.errors,
       errorCodes: recorder.errorCodes,
+      errorMessages: recorder.errorMessages,
       windowMs: recorder.windowMs,
       callsPerSec: (calls * 1000) / recorder.windowMs,
       latency: recorder.latency(),

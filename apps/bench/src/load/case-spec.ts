@@ -81,6 +81,8 @@ export interface ClientReport {
   readonly calls: number;
   readonly errors: number;
   readonly errorCodes: Record<string, number>;
+  /** Up to 5 distinct error messages (digits masked as N) with counts. */
+  readonly errorMessages?: Record<string, number>;
   readonly windowMs: number;
   readonly callsPerSec: number;
   readonly latency: LatencySummary;

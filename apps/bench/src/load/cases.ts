@@ -165,14 +165,19 @@ function scenarioCases(s: SuiteSettings): CaseSpec[] {
       needs: ['balancer', 'registry'],
     });
   }
-  for (const retry of [false, true]) {
+  const failovers: { balancer: string; retry: boolean }[] = [
+    { balancer: 'round-robin', retry: false },
+    { balancer: 'round-robin', retry: true },
+    { balancer: 'p2c', retry: false },
+  ];
+  for (const { balancer, retry } of failovers) {
     cases.push({
-      id: `failover round-robin kill 1 of 3 ${retry ? 'with retry' : 'no retry'} C=64`,
+      id: `failover ${balancer} kill 1 of 3 ${retry ? 'with retry' : 'no retry'} C=64`,
       group: 'failover',
       slot: 'failover',
       servers: three,
       client: client(s, 'mini-rpc', 'msgpack', 'bytes', 64, 64, {
-        balancer: 'round-robin',
+        balancer,
         retry,
         windowMs: s.failover.windowMs,
         killAt: { index: 2, afterMs: s.failover.killAfterMs },

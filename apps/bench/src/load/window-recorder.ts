@@ -30,6 +30,8 @@ export class WindowRecorder {
   calls = 0;
   errors = 0;
   readonly errorCodes: Record<string, number> = {};
+  /** Up to 5 distinct error messages (digits masked) with their counts: what went wrong, not just the code. */
+  readonly errorMessages: Record<string, number> = {};
   private readonly hist: LatencyHistogram = createLatencyHistogram();
   private readonly eventHist: LatencyHistogram = createLatencyHistogram();
   private startedAt = 0;
@@ -93,6 +95,12 @@ export class WindowRecorder {
     if (inEvent) this.eventErrors++;
     const code = errorCode(error);
     this.errorCodes[code] = (this.errorCodes[code] ?? 0) + 1;
+    const text = `${code}: ${error instanceof Error ? error.message : String(error)}`
+      .replace(/\d+/g, 'N')
+      .slice(0, 160);
+    if (text in this.errorMessages || Object.keys(this.errorMessages).length < 5) {
+      this.errorMessages[text] = (this.errorMessages[text] ?? 0) + 1;
+    }
   }
 
   /** Duration of the window as the timers actually fired, ms. */

@@ -245,7 +245,7 @@ function scenarioSection(results: readonly CaseResult[]): string {
         [
           'case',
           'calls failed (median, min–max)',
-          'error codes (all rounds)',
+          'errors (all rounds)',
           'p99 µs whole window',
           'p99 µs during event',
           'max µs during event',
@@ -256,8 +256,10 @@ function scenarioSection(results: readonly CaseResult[]): string {
           const status = statusOf(r);
           if (status !== undefined) return [r.id, status, '', '', '', '', '', ''];
           const codes: Record<string, number> = {};
-          for (const run of r.runs)
-            for (const [k, v] of Object.entries(run.errorCodes)) codes[k] = (codes[k] ?? 0) + v;
+          for (const run of r.runs) {
+            for (const [k, v] of Object.entries(run.errorMessages ?? run.errorCodes))
+              codes[k] = (codes[k] ?? 0) + v;
+          }
           const ev = (f: (x: NonNullable<(typeof r.runs)[number]['event']>) => number): number[] =>
             r.runs.flatMap((x) => (x.event ? [f(x.event)] : []));
           const med = (xs: number[]): string =>
@@ -277,7 +279,8 @@ function scenarioSection(results: readonly CaseResult[]): string {
         }),
       ),
       '',
-      'Error codes are gRPC-numbered mini-rpc codes (14 = Unavailable, 4 = DeadlineExceeded).\n',
+      'Errors are listed as `code: message` (gRPC numbering: 14 = Unavailable, 4 = DeadlineExceeded; digits in ' +
+        'messages masked as N).\n',
     );
   }
   return out.join('\n');
@@ -383,6 +386,9 @@ const METHOD = `## How it is measured
 - Others busy = cores used by other processes of the machine during the window (from /proc/stat): a row with
   a high value was measured on a busy machine. In full mode each run first waits (up to 3 s, 2 min over the
   whole run) for the other processes to use less than 0.3 cores.
+- At 1 in flight a call is two wake-ups of an idle process. On a VM an idle vCPU halts and takes tens of µs
+  to wake, so a C=1 run on an otherwise idle machine can be *slower* than one beside a busy process (whose
+  vCPU never halts). Rounds pair the stacks under similar conditions; read the C=1 ratios with "others busy".
 - Stacks: **bare** = node:net with u32 length-prefixed frames, batched like mini-rpc (all frames of one
   event-loop turn in one write, flushed on setImmediate) — the ceiling. **mini-rpc** = one client, one
   connection (\`pool.maxActive: 1\`), payload \`{ data }\` (Uint8Array for msgpack/protobuf, the same bytes
