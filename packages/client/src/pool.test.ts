@@ -1,4 +1,3 @@
-import { createServer as createNetServer } from 'node:net';
 import type { Codec } from '@mini-rpc/codec';
 import { jsonCodec } from '@mini-rpc/codec';
 import type { Frame } from '@mini-rpc/protocol';
@@ -7,6 +6,7 @@ import type { Connection, Listener } from '@mini-rpc/transport';
 import { createConnection, listen } from '@mini-rpc/transport';
 import { describe, expect, it } from 'vitest';
 import { useCleanups, waitFor } from '../../../tooling/testing/harness.js';
+import { closedPort } from '../../../tooling/testing/ports.js';
 import type { ClientConnection, PendingCall } from './client-connection.js';
 import type { PoolOptions } from './index.js';
 import { ConnectionPool, isUnprocessed } from './index.js';
@@ -102,14 +102,6 @@ function pool(port: number, options: PoolOptions = {}): ConnectionPool {
   const p = new ConnectionPool({ host: '127.0.0.1', port, ...QUIET }, options);
   cleanups.push(() => p.close());
   return p;
-}
-
-async function closedPort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
 }
 
 describe('ConnectionPool', () => {

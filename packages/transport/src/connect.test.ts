@@ -1,11 +1,11 @@
 import type { Socket } from 'node:net';
-import { createServer as createNetServer } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Frame, RpcError } from '@mini-rpc/protocol';
 import { Code, FrameType } from '@mini-rpc/protocol';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createSelfSignedCert } from '../../../tooling/testing/certs.js';
 import { useCleanups, waitFor } from '../../../tooling/testing/harness.js';
+import { closedPort } from '../../../tooling/testing/ports.js';
 import type { Connection } from './index.js';
 import { connect, createConnection, listen } from './index.js';
 
@@ -29,15 +29,6 @@ async function muteListener(): Promise<number> {
     return listener.close();
   });
   return listener.port;
-}
-
-/** A port on 127.0.0.1 that nothing listens on (bound, then released). */
-async function closedPort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
 }
 
 const rejection = (p: Promise<unknown>): Promise<RpcError> =>
