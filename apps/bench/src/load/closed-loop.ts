@@ -22,7 +22,10 @@ export async function runClosedLoop(
       } catch (err) {
         error = err ?? new Error('rejected');
       }
-      if (recorder.measuring) recorder.record(performance.now() - start, error);
+      if (recorder.measuring) {
+        const end = performance.now();
+        recorder.record(end - start, error, end);
+      }
       // A call that fails at once must not spin on microtasks and starve timers and I/O.
       if (error !== undefined) await nextTurn();
     }

@@ -41,12 +41,18 @@ export function runOpenLoop(
       driver.call().then(
         () => {
           outstanding--;
-          if (inWindow) recorder.record(performance.now() - due, undefined);
+          if (inWindow) {
+            const end = performance.now();
+            recorder.record(end - due, undefined, end);
+          }
           finishIfIdle();
         },
         (err: unknown) => {
           outstanding--;
-          if (inWindow) recorder.record(performance.now() - due, err ?? new Error('rejected'));
+          if (inWindow) {
+            const end = performance.now();
+            recorder.record(end - due, err ?? new Error('rejected'), end);
+          }
           finishIfIdle();
         },
       );

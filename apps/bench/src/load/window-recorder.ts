@@ -46,9 +46,11 @@ export class WindowRecorder {
   private afterCalls = 0;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly plan: WindowPlan;
+  private readonly split: boolean;
 
   constructor(plan: WindowPlan, hooks: WindowHooks) {
     this.plan = plan;
+    this.split = plan.killAfterMs !== undefined;
     this.timers.push(
       setTimeout(() => {
         this.startedAt = performance.now();
@@ -77,13 +79,15 @@ export class WindowRecorder {
     }
   }
 
-  /** Records one finished call that belongs to the window. */
-  record(latencyMs: number, error: unknown): void {
-    const now = performance.now();
-    const inEvent = now >= this.killAt && now < this.eventEnd;
+  /** Records one finished call that belongs to the window; `now` is when it ended (`performance.now()`). */
+  record(latencyMs: number, error: unknown, now: number): void {
+    // Only failover runs split the window; everyone else skips the comparisons.
+    const split = this.split;
+    const inEvent = split && now >= this.killAt && now < this.eventEnd;
     if (error === undefined) {
       this.calls++;
       this.hist.recordMs(latencyMs);
+      if (!split) return;
       if (inEvent) {
         this.eventCalls++;
         this.eventHist.recordMs(latencyMs);
