@@ -1,25 +1,22 @@
 import type { Socket } from 'node:net';
 import type { TlsOptions } from 'node:tls';
-import type { Codec, CodecSchema } from '@mini-rpc/codec';
+import type { Codec } from '@mini-rpc/codec';
 import { jsonCodec, msgpackCodec } from '@mini-rpc/codec';
-import type { Frame, Metadata, Registry, ServerMiddleware, ServiceInstance } from '@mini-rpc/protocol';
+import type { Registry, ServerMiddleware, ServiceInstance } from '@mini-rpc/protocol';
 import {
   Code,
   DEFAULT_MAX_METADATA,
   DEFAULT_MAX_PAYLOAD,
-  FrameType,
   IDEMPOTENT_METADATA_KEY,
-  MetadataKey,
-  RESERVED_PREFIX,
   RpcError,
 } from '@mini-rpc/protocol';
 import type { Connection, Listener } from '@mini-rpc/transport';
 import { createConnection, listen } from '@mini-rpc/transport';
-import { CallContext } from './call-context.js';
-import { runChain } from './chain.js';
+import type { ConnState } from './dispatcher.js';
+import { Dispatcher } from './dispatcher.js';
 import type { Logger } from './logger.js';
 import { consoleLogger } from './logger.js';
-import type { AddServiceOptions, MethodDefinition, ServiceDefinition } from './service-definition.js';
+import type { AddServiceOptions, ServiceDefinition } from './service-definition.js';
 import { defineService } from './service-definition.js';
 
 /** Options of {@link createServer}; every limit has a safe default. */
@@ -87,35 +84,10 @@ export interface Server {
   readonly instances: readonly ServiceInstance[];
 }
 
-interface ConnState {
-  readonly conn: Connection;
-  readonly calls: Map<number, CallContext>;
-  readEnded: boolean;
-  /** Highest request id accepted on this connection. */
-  maxId: number;
-  /** Set once GoAway went out: the highest id that will still be answered (docs/protocol.md §3.5). */
-  goAwayId: number | undefined;
-}
-
-interface ResolvedMethod {
-  readonly def: MethodDefinition;
-  readonly requestSchema: CodecSchema;
-  readonly responseSchema: CodecSchema;
-  chain: readonly ServerMiddleware[] | undefined;
-}
-
 function idempotentMetadata(def: ServiceDefinition): Record<string, string> {
   const names = [...def.methods.values()].filter((m) => m.idempotent).map((m) => m.name);
   return names.length === 0 ? {} : { [IDEMPOTENT_METADATA_KEY]: names.join(',') };
 }
-
-/** Marks refusals that happened before any handler ran (docs/protocol.md §4.2, `:u`). */
-const NOT_RUN: Metadata = { [MetadataKey.NotRun]: '1' };
-
-const isThenable = (v: unknown): v is PromiseLike<unknown> =>
-  v !== null &&
-  (typeof v === 'object' || typeof v === 'function') &&
-  typeof (v as { then?: unknown }).then === 'function';
 
 /**
  * Creates a server. Add services, then `listen()`.
@@ -134,26 +106,28 @@ export function createServer(options: ServerOptions = {}): Server {
 class RpcServer implements Server {
   private readonly options: ServerOptions;
   private readonly logger: Logger;
-  private readonly codecs: (Codec | undefined)[] = [];
   private readonly services = new Map<string, ServiceDefinition>();
-  private readonly methods = new Map<string, Map<string, ResolvedMethod>>();
-  private readonly global: ServerMiddleware[] = [];
-  private readonly scoped = new Map<string, ServerMiddleware[]>();
+  private readonly dispatcher: Dispatcher;
   private readonly conns = new Set<ConnState>();
-  private readonly maxInFlight: number;
   private listener: Listener | undefined;
   private closing: Promise<void> | undefined;
   private draining = false;
   private registered: ServiceInstance[] = [];
-  inFlight = 0;
   port: number | undefined;
 
   constructor(options: ServerOptions) {
     this.options = options;
     this.logger = options.logger ?? consoleLogger;
-    for (const codec of options.codecs ?? [jsonCodec, msgpackCodec]) this.codecs[codec.id] = codec;
-    this.global.push(...(options.middleware ?? []));
-    this.maxInFlight = options.maxInFlightPerConnection ?? 16_384;
+    this.dispatcher = new Dispatcher(
+      this.logger,
+      options.codecs ?? [jsonCodec, msgpackCodec],
+      options.maxInFlightPerConnection ?? 16_384,
+      options.middleware ?? [],
+    );
+  }
+
+  get inFlight(): number {
+    return this.dispatcher.inFlight;
   }
 
   get connections(): number {
@@ -169,30 +143,17 @@ class RpcServer implements Server {
     if (this.services.has(def.name))
       throw new TypeError(`addService: service ${def.name} is already registered`);
     this.services.set(def.name, def);
-    const table = new Map<string, ResolvedMethod>();
-    for (const m of def.methods.values()) {
-      table.set(m.name, {
-        def: m,
-        requestSchema: { service: def.name, method: m.name, kind: 'request' },
-        responseSchema: { service: def.name, method: m.name, kind: 'response' },
-        chain: undefined,
-      });
-    }
-    this.methods.set(def.name, table);
+    this.dispatcher.addService(def);
     return this;
   }
 
   use(...middleware: ServerMiddleware[]): Server {
-    this.global.push(...middleware);
-    this.resetChains();
+    this.dispatcher.use(middleware);
     return this;
   }
 
   useFor(target: string, ...middleware: ServerMiddleware[]): Server {
-    const list = this.scoped.get(target) ?? [];
-    list.push(...middleware);
-    this.scoped.set(target, list);
-    this.resetChains();
+    this.dispatcher.useFor(target, middleware);
     return this;
   }
 
@@ -288,7 +249,7 @@ class RpcServer implements Server {
     const conn = createConnection(
       socket,
       {
-        onFrame: (frame) => this.onFrame(st, frame),
+        onFrame: (frame) => this.dispatcher.onFrame(st, frame),
         onClose: (error) => this.onClose(st, error),
         onEnd: () => {
           st.readEnded = true;
@@ -325,224 +286,7 @@ class RpcServer implements Server {
     } else if (error !== undefined && error.code !== Code.Unavailable) {
       this.logger.warn({ peer: st.conn.remoteAddress, err: error.message }, 'connection closed');
     }
-    for (const ctx of st.calls.values()) {
-      ctx.abort(error ?? new RpcError(Code.Cancelled, 'connection closed'));
-      ctx.finish();
-    }
-    this.inFlight -= st.calls.size;
-    st.calls.clear();
+    this.dispatcher.dropAll(st, error);
     this.onConnGone();
-  }
-
-  private onFrame(st: ConnState, frame: Frame): void {
-    if (frame.type === FrameType.Request) this.onRequest(st, frame);
-    else if (frame.type === FrameType.Cancel) {
-      // docs/protocol.md §3.4: abort the handler and forget the id at once, so a handler that ignores its
-      // signal does not keep an in-flight slot (or a graceful close) waiting.
-      const ctx = st.calls.get(frame.id);
-      if (ctx === undefined) return;
-      ctx.abort(new RpcError(Code.Cancelled, 'cancelled by the caller'));
-      this.settle(st, ctx);
-    }
-  }
-
-  private onRequest(st: ConnState, frame: Frame): void {
-    const md = frame.metadata;
-    if (st.calls.has(frame.id)) {
-      // Two calls with one id cannot be told apart: the peer is broken (docs/protocol.md §3.1).
-      this.logger.warn({ peer: st.conn.remoteAddress, requestId: frame.id }, 'request id already in flight');
-      st.conn.terminate(new RpcError(Code.InvalidArgument, `request id ${frame.id} is already in flight`));
-      return;
-    }
-    if (st.goAwayId !== undefined && frame.id > st.goAwayId) {
-      this.refuse(st, frame, Code.Unavailable, 'server shutting down: call not run');
-      return;
-    }
-    if (frame.id > st.maxId) st.maxId = frame.id;
-    const service = md[MetadataKey.Service];
-    const methodName = md[MetadataKey.Method];
-    if (service === undefined || methodName === undefined) {
-      this.refuse(st, frame, Code.InvalidArgument, 'request without service or method name');
-      return;
-    }
-    const table = this.methods.get(service);
-    const resolved = table?.get(methodName);
-    if (resolved === undefined) {
-      const what =
-        table === undefined ? `unknown service '${service}'` : `unknown method '${service}.${methodName}'`;
-      this.refuse(st, frame, Code.NotFound, what);
-      return;
-    }
-    if (st.calls.size >= this.maxInFlight) {
-      this.refuse(st, frame, Code.ResourceExhausted, 'too many calls in flight on this connection');
-      return;
-    }
-    const codec = this.codecs[frame.codec];
-    if (codec === undefined) {
-      this.refuse(st, frame, Code.Unimplemented, `codec ${frame.codec} is not served here`);
-      return;
-    }
-    let args: unknown;
-    try {
-      args = codec.decode(frame.payload, resolved.requestSchema);
-    } catch (err) {
-      this.refuse(st, frame, Code.InvalidArgument, `arguments do not decode: ${(err as Error).message}`);
-      return;
-    }
-    const t = md[MetadataKey.Timeout];
-    let deadline: number | undefined;
-    if (t !== undefined) {
-      const ms = Number(t);
-      if (!(ms >= 0)) {
-        this.refuse(st, frame, Code.InvalidArgument, `invalid timeout '${t}'`);
-        return;
-      }
-      if (ms === 0) {
-        this.refuse(st, frame, Code.DeadlineExceeded, 'deadline exceeded before the call ran');
-        return;
-      }
-      deadline = Date.now() + ms;
-    }
-    const ctx = new CallContext(service, methodName, frame.id, md, st.conn.remoteAddress, deadline);
-    const def = resolved.def;
-    if (resolved.chain === undefined) resolved.chain = this.chainFor(def);
-    const chain = resolved.chain;
-    if (chain.length === 0) {
-      let out: unknown;
-      try {
-        out = def.handler.call(def.target, args, ctx as never);
-      } catch (err) {
-        this.fail(st, codec, ctx, err);
-        return;
-      }
-      if (isThenable(out)) {
-        // Only a call still running after its handler returned needs to be tracked (Cancel, limits,
-        // shutdown): a synchronous answer costs no map entry (issue #7).
-        this.track(st, ctx);
-        out.then(
-          (value) => this.succeed(st, codec, resolved, ctx, value),
-          (err: unknown) => this.fail(st, codec, ctx, err),
-        );
-      } else this.succeed(st, codec, resolved, ctx, out);
-      return;
-    }
-    ctx.args = args;
-    this.track(st, ctx);
-    runChain(chain, ctx, async () => {
-      ctx.result = await def.handler.call(def.target, ctx.args, ctx as never);
-    }).then(
-      () => this.succeed(st, codec, resolved, ctx, ctx.result),
-      (err: unknown) => this.fail(st, codec, ctx, err),
-    );
-  }
-
-  private chainFor(def: MethodDefinition): readonly ServerMiddleware[] {
-    return [
-      ...this.global,
-      ...(this.scoped.get(def.service) ?? []),
-      ...(this.scoped.get(`${def.service}.${def.name}`) ?? []),
-    ];
-  }
-
-  private resetChains(): void {
-    for (const table of this.methods.values()) for (const m of table.values()) m.chain = undefined;
-  }
-
-  /** Ends the call's bookkeeping; false when nobody waits for the answer any more. */
-  private track(st: ConnState, ctx: CallContext): void {
-    ctx.tracked = true;
-    st.calls.set(ctx.requestId, ctx);
-    this.inFlight++;
-  }
-
-  private settle(st: ConnState, ctx: CallContext): boolean {
-    if (ctx.finished) return false;
-    ctx.finish();
-    if (ctx.tracked) {
-      st.calls.delete(ctx.requestId);
-      this.inFlight--;
-    }
-    if ((st.readEnded || st.goAwayId !== undefined) && st.calls.size === 0)
-      queueMicrotask(() => void st.conn.end());
-    return !st.conn.closed && ctx.aborted?.code !== Code.Cancelled;
-  }
-
-  private succeed(
-    st: ConnState,
-    codec: Codec,
-    resolved: ResolvedMethod,
-    ctx: CallContext,
-    value: unknown,
-  ): void {
-    if (!this.settle(st, ctx)) return;
-    let payload: Uint8Array;
-    try {
-      payload = codec.encode(value, resolved.responseSchema);
-    } catch (err) {
-      this.logger.error({ err, service: ctx.service, method: ctx.method }, 'result does not encode');
-      this.sendError(
-        st,
-        codec.id,
-        ctx.requestId,
-        new RpcError(Code.Internal, 'result does not encode'),
-        ctx.responseMetadataIfAny,
-      );
-      return;
-    }
-    st.conn.send({
-      type: FrameType.Response,
-      codec: codec.id,
-      id: ctx.requestId,
-      payload,
-      metadata: ctx.responseMetadataIfAny,
-    });
-  }
-
-  private fail(st: ConnState, codec: Codec, ctx: CallContext, reason: unknown): void {
-    if (!this.settle(st, ctx)) return;
-    let error: RpcError;
-    if (reason instanceof RpcError) error = reason;
-    else if (ctx.aborted !== undefined) error = ctx.aborted;
-    else {
-      error = RpcError.from(reason);
-      this.logger.error({ err: reason, service: ctx.service, method: ctx.method }, 'handler threw');
-    }
-    this.sendError(st, codec.id, ctx.requestId, error, ctx.responseMetadataIfAny);
-  }
-
-  private refuse(st: ConnState, frame: Frame, code: Code, message: string): void {
-    // Refusals are the caller's business (unknown method, limits, shutdown): info, so a misbehaving client
-    // cannot flood the server's warnings. Broken peers (protocol errors) are logged as warnings by onClose.
-    this.logger.info({ peer: st.conn.remoteAddress, requestId: frame.id, code }, message);
-    this.sendError(st, frame.codec, frame.id, new RpcError(code, message), NOT_RUN);
-  }
-
-  private sendError(
-    st: ConnState,
-    codecId: number,
-    id: number,
-    error: RpcError,
-    extra: Metadata | undefined,
-  ): void {
-    if (st.conn.closed) return;
-    const metadata: Metadata = {};
-    if (extra !== undefined) Object.assign(metadata, extra);
-    for (const key in error.metadata)
-      if (!key.startsWith(RESERVED_PREFIX) || key === MetadataKey.RetryAfter)
-        metadata[key] = error.metadata[key] as string;
-    metadata[MetadataKey.Status] = String(error.code);
-    metadata[MetadataKey.Message] = error.rawMessage;
-    if (error.details !== undefined) {
-      try {
-        metadata[MetadataKey.Details] = JSON.stringify(error.details);
-      } catch {
-        // Details that do not serialise are dropped rather than failing the error response.
-      }
-    }
-    try {
-      st.conn.send({ type: FrameType.Response, codec: codecId, id, metadata });
-    } catch (err) {
-      this.logger.warn({ err, id }, 'could not send error response');
-    }
   }
 }
