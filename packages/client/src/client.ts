@@ -1,18 +1,6 @@
-import type { ConnectionOptions as TlsConnectOptions } from 'node:tls';
 import type { Codec, CodecSchema } from '@mini-rpc/codec';
 import { msgpackCodec } from '@mini-rpc/codec';
-import type {
-  Balancer,
-  BreakerFactory,
-  CallNext,
-  CallRequest,
-  ClientInterceptor,
-  Limiter,
-  Metadata,
-  Registry,
-  RetryPolicy,
-  ServiceInstance,
-} from '@mini-rpc/protocol';
+import type { Balancer, CallNext, CallRequest, Metadata, ServiceInstance } from '@mini-rpc/protocol';
 import {
   Code,
   encodeMetadata,
@@ -26,94 +14,22 @@ import type { Call } from './call.js';
 import { createCall } from './call.js';
 import type { CallOptions } from './call-options.js';
 import type { ClientConnection } from './client-connection.js';
+import { defaultBalancer, sleep } from './client-helpers.js';
+import type { Client, ClientOptions } from './client-options.js';
 import { DeadlineSweep } from './deadline-sweep.js';
 import { Exchange } from './exchange.js';
-import type { PoolHooks, PoolOptions, PoolStats } from './pool.js';
+import { parseAddress } from './parse-address.js';
+import type { PoolHooks, PoolStats } from './pool.js';
 import { ConnectionPool } from './pool.js';
 import { ServiceDirectory } from './service-directory.js';
 import type { ServiceProxy } from './service-proxy.js';
 import { isUnprocessed, markUnprocessed } from './unprocessed.js';
-
-/** Options of {@link createClient}. Give `address` (one server) or `registry` (discovery). */
-export interface ClientOptions {
-  /** One server, `host:port` or `{ host, port }`. */
-  address?: string | { host: string; port: number };
-  /** Discover instances by service name here. */
-  registry?: Registry;
-  /** Picks an instance per call in discovery mode. Default: round robin. */
-  balancer?: Balancer;
-  /** Default codec. Default MessagePack. */
-  codec?: Codec;
-  /** Default call timeout, ms. No call waits longer. Default 30,000. */
-  timeoutMs?: number;
-  /** Connect timeout, ms. Default 3,000. */
-  connectTimeoutMs?: number;
-  /** Connections per server address. */
-  pool?: PoolOptions;
-  /** Connect with TLS (`ca`, and `cert` + `key` for mutual TLS). */
-  tls?: TlsConnectOptions;
-  /** Heartbeat interval, ms. Default 5,000. */
-  heartbeatIntervalMs?: number;
-  /** A server silent this long (not even heartbeats) is declared dead, ms. Default 15,000. */
-  readTimeoutMs?: number;
-  /** Client interceptors, outermost first. */
-  interceptors?: readonly ClientInterceptor[];
-  /** When and how to retry failed calls (only when safe). Default: no retry, except never-sent calls fail over. */
-  retry?: RetryPolicy;
-  /** A circuit breaker per instance. */
-  breakers?: BreakerFactory;
-  /** Limits concurrent calls (bulkhead): one limiter for all calls, or one per instance id. */
-  bulkhead?: Limiter | ((instanceId: string) => Limiter);
-  /** Methods that may safely run more than once: `'Service.method'` names or a predicate. */
-  idempotent?: readonly string[] | ((service: string, method: string) => boolean);
-}
-
-/** A mini-rpc client. */
-export interface Client {
-  /** Calls `service.method(args)` and resolves with its result; rejects with RpcError. */
-  call<TRes = unknown>(service: string, method: string, args?: unknown, options?: CallOptions): Promise<TRes>;
-  /** Starts a call and returns at once; await `call.done`, or read `settled`/`result`/`error` later. */
-  go<TRes = unknown>(service: string, method: string, args?: unknown, options?: CallOptions): Call<TRes>;
-  /** A typed proxy for a service: `client.service<Arith>('Arith').add({ a, b })`. */
-  service<T>(name: string, defaults?: CallOptions): ServiceProxy<T>;
-  /** Pool counters summed over every server address. */
-  stats(): PoolStats;
-  /** Closes every connection; calls still pending fail with Unavailable. */
-  close(): Promise<void>;
-}
 
 interface MethodEntry {
   readonly raw: Uint8Array;
   readonly requestSchema: CodecSchema;
   readonly responseSchema: CodecSchema;
 }
-
-/** A round-robin picker used when no balancer is given. */
-const defaultBalancer = (): Balancer => {
-  let i = 0;
-  return {
-    name: 'round-robin',
-    pick(instances) {
-      const inst = instances[i++ % instances.length];
-      if (inst === undefined) throw new RpcError(Code.Unavailable, 'no instance to call');
-      return inst;
-    },
-  };
-};
-
-const sleep = (ms: number, signal: AbortSignal | undefined): Promise<void> =>
-  new Promise((resolve, reject) => {
-    if (ms <= 0) return resolve();
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(RpcError.from(signal?.reason, Code.Cancelled));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 
 /**
  * Creates a client: one server by `address`, or any number by `registry` + `balancer`.
@@ -548,16 +464,4 @@ class RpcClient implements Client {
       pool.drain();
     }
   }
-}
-
-/** Parses `host:port` (IPv6 as `[::1]:port`). */
-export function parseAddress(address: string | { host: string; port: number }): {
-  host: string;
-  port: number;
-} {
-  if (typeof address !== 'string') return address;
-  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(address);
-  if (m === null || Number(m[2]) > 65_535)
-    throw new TypeError(`invalid address '${address}': expected host:port`);
-  return { host: m[1] as string, port: Number(m[2]) };
 }

@@ -1,7 +1,8 @@
 export type { Call } from './call.js';
 export type { CallOptions } from './call-options.js';
-export type { Client, ClientOptions } from './client.js';
-export { createClient, parseAddress } from './client.js';
+export { createClient } from './client.js';
+export type { Client, ClientOptions } from './client-options.js';
+export { parseAddress } from './parse-address.js';
 export type { PoolOptions, PoolStats } from './pool.js';
 // For library authors
 export { ConnectionPool } from './pool.js';

@@ -1,0 +1,62 @@
+import type { ConnectionOptions as TlsConnectOptions } from 'node:tls';
+import type { Codec } from '@mini-rpc/codec';
+import type {
+  Balancer,
+  BreakerFactory,
+  ClientInterceptor,
+  Limiter,
+  Registry,
+  RetryPolicy,
+} from '@mini-rpc/protocol';
+import type { Call } from './call.js';
+import type { CallOptions } from './call-options.js';
+import type { PoolOptions, PoolStats } from './pool.js';
+import type { ServiceProxy } from './service-proxy.js';
+
+/** Options of {@link createClient}. Give `address` (one server) or `registry` (discovery). */
+export interface ClientOptions {
+  /** One server, `host:port` or `{ host, port }`. */
+  address?: string | { host: string; port: number };
+  /** Discover instances by service name here. */
+  registry?: Registry;
+  /** Picks an instance per call in discovery mode. Default: round robin. */
+  balancer?: Balancer;
+  /** Default codec. Default MessagePack. */
+  codec?: Codec;
+  /** Default call timeout, ms. No call waits longer. Default 30,000. */
+  timeoutMs?: number;
+  /** Connect timeout, ms. Default 3,000. */
+  connectTimeoutMs?: number;
+  /** Connections per server address. */
+  pool?: PoolOptions;
+  /** Connect with TLS (`ca`, and `cert` + `key` for mutual TLS). */
+  tls?: TlsConnectOptions;
+  /** Heartbeat interval, ms. Default 5,000. */
+  heartbeatIntervalMs?: number;
+  /** A server silent this long (not even heartbeats) is declared dead, ms. Default 15,000. */
+  readTimeoutMs?: number;
+  /** Client interceptors, outermost first. */
+  interceptors?: readonly ClientInterceptor[];
+  /** When and how to retry failed calls (only when safe). Default: no retry, except never-sent calls fail over. */
+  retry?: RetryPolicy;
+  /** A circuit breaker per instance. */
+  breakers?: BreakerFactory;
+  /** Limits concurrent calls (bulkhead): one limiter for all calls, or one per instance id. */
+  bulkhead?: Limiter | ((instanceId: string) => Limiter);
+  /** Methods that may safely run more than once: `'Service.method'` names or a predicate. */
+  idempotent?: readonly string[] | ((service: string, method: string) => boolean);
+}
+
+/** A mini-rpc client. */
+export interface Client {
+  /** Calls `service.method(args)` and resolves with its result; rejects with RpcError. */
+  call<TRes = unknown>(service: string, method: string, args?: unknown, options?: CallOptions): Promise<TRes>;
+  /** Starts a call and returns at once; await `call.done`, or read `settled`/`result`/`error` later. */
+  go<TRes = unknown>(service: string, method: string, args?: unknown, options?: CallOptions): Call<TRes>;
+  /** A typed proxy for a service: `client.service<Arith>('Arith').add({ a, b })`. */
+  service<T>(name: string, defaults?: CallOptions): ServiceProxy<T>;
+  /** Pool counters summed over every server address. */
+  stats(): PoolStats;
+  /** Closes every connection; calls still pending fail with Unavailable. */
+  close(): Promise<void>;
+}
