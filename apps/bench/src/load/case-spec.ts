@@ -134,6 +134,7 @@ export interface CaseResult {
   readonly client: Omit<ClientSpec, 'ports'>;
   /** Why it did not run, when it did not. */
   readonly skipped?: string;
+  /** `N run(s) failed: <first error>` when any run of the case failed (the others still count). */
   readonly failed?: string;
   readonly runs: readonly RunResult[];
   readonly callsPerSec?: Spread;

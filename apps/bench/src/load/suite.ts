@@ -76,7 +76,7 @@ export async function runSuite(
   const budget = { leftMs: options.quietGate?.budgetMs ?? 0 };
   const runs = new Map<string, RunResult[]>();
   const skipped = new Map<string, string>();
-  const failed = new Map<string, string>();
+  const failed = new Map<string, { count: number; first: string }>();
   for (const c of cases) {
     runs.set(c.id, []);
     const missing = c.needs === undefined ? undefined : await missingPackage(c.needs);
@@ -111,7 +111,9 @@ export async function runSuite(
         );
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
-        failed.set(spec.id, message.split('\n')[0] ?? message);
+        const f = failed.get(spec.id);
+        if (f === undefined) failed.set(spec.id, { count: 1, first: message.split('\n')[0] ?? message });
+        else f.count++;
         progress(`${head}: FAILED ${message}`);
       }
     }
@@ -125,7 +127,7 @@ export async function runSuite(
     const s = skipped.get(c.id);
     const f = failed.get(c.id);
     if (s !== undefined) outcome.skipped = s;
-    if (f !== undefined) outcome.failed = f;
+    if (f !== undefined) outcome.failed = `${f.count} run${f.count > 1 ? 's' : ''} failed: ${f.first}`;
     return aggregate(c, runs.get(c.id) ?? [], outcome);
   });
 }

@@ -35,7 +35,7 @@ function table(head: string[], rows: string[][]): string {
 
 function statusOf(r: CaseResult): string | undefined {
   if (r.skipped !== undefined) return `skipped: ${r.skipped}`;
-  if (r.runs.length === 0) return `failed: ${r.failed ?? 'no run'}`;
+  if (r.runs.length === 0) return r.failed ?? 'no run';
   return undefined;
 }
 
@@ -417,7 +417,12 @@ export function renderReport(input: ReportInput): string {
     METHOD,
     failures.length === 0
       ? ''
-      : `## Skipped or failed cases\n\n${failures.map((r) => `- ${r.id}: ${r.skipped ?? r.failed}`).join('\n')}\n`,
+      : `## Skipped or failed cases\n\n${failures
+          .map(
+            (r) =>
+              `- ${r.id}: ${r.skipped ?? `${r.failed}${r.runs.length > 0 ? ` (${r.runs.length} run(s) counted)` : ''}`}`,
+          )
+          .join('\n')}\n`,
     'Raw figures of every run: [results/latest.json](results/latest.json).\n',
   ].join('\n');
 }
