@@ -125,9 +125,9 @@ const frame = (id: number, payload?: Uint8Array): OutgoingFrame => ({
 });
 
 describe('write coalescing', () => {
-  it('sends every frame queued in one event-loop turn with ONE socket write', async () => {
+  it('sends every frame queued in one event-loop turn with ONE socket write (batch cap raised)', async () => {
     let writes: ReturnType<typeof vi.spyOn> | undefined;
-    const { client, server } = await pair({}, (socket) => {
+    const { client, server } = await pair({ server: { maxBatchFrames: 1_000 } }, (socket) => {
       writes = vi.spyOn(socket, 'write');
     });
     for (let id = 1; id <= 100; id++) server.conn.send(frame(id, new Uint8Array([id])));
@@ -136,6 +136,28 @@ describe('write coalescing', () => {
     expect(client.frames.map((f) => f.id)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
     expect([...(client.frames[41]?.payload ?? [])]).toEqual([42]);
     expect(client.frames[0]?.metadata[MetadataKey.Service]).toBe('S');
+  });
+
+  it('a batch that reaches maxBatchFrames (default 16) leaves at once: 100 frames in 7 writes, in order', async () => {
+    let writes: ReturnType<typeof vi.spyOn> | undefined;
+    const { client, server } = await pair({}, (socket) => {
+      writes = vi.spyOn(socket, 'write');
+    });
+    for (let id = 1; id <= 100; id++) server.conn.send(frame(id, new Uint8Array([id])));
+    await waitFor(() => client.frames.length === 100, 3_000, '100 frames');
+    expect(writes?.mock.calls).toHaveLength(7);
+    expect(client.frames.map((f) => f.id)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+  });
+
+  it('a batch that reaches maxBatchBytes leaves at once', async () => {
+    let writes: ReturnType<typeof vi.spyOn> | undefined;
+    const { client, server } = await pair({ server: { maxBatchBytes: 4 * 1024 } }, (socket) => {
+      writes = vi.spyOn(socket, 'write');
+    });
+    for (let id = 1; id <= 8; id++) server.conn.send(frame(id, new Uint8Array(1024)));
+    await waitFor(() => client.frames.length === 8, 3_000, '8 frames');
+    // Each frame is ~1.1 KiB with its header and metadata bound: a write every 4 frames.
+    expect(writes?.mock.calls).toHaveLength(2);
   });
 
   it('frames queued by promise continuations of the same turn join the batch', async () => {
