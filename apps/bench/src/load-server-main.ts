@@ -11,7 +11,7 @@ const counter: CallCounter = { calls: 0 };
 async function start(spec: ServerSpec): Promise<BenchServer> {
   switch (spec.stack) {
     case 'bare':
-      return (await import('./load/servers/bare-server.js')).startBareServer(counter);
+      return (await import('./load/servers/bare-server.js')).startBareServer(counter, spec.batchFrames);
     case 'mini-rpc':
       return (await import('./load/servers/mini-rpc-server.js')).startMiniRpcServer(spec, counter);
     case 'grpc':

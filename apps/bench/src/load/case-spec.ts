@@ -15,6 +15,8 @@ export interface ServerSpec {
   readonly stack: StackName;
   /** mini-rpc only: N pass-through middleware, or the default chain of @mini-rpc/middleware. */
   readonly middleware?: number | 'default-chain';
+  /** bare only: frames per write before a batch leaves at once (default 16, as mini-rpc; 0 = no cap). */
+  readonly batchFrames?: number;
 }
 
 /** Closed loop: `concurrency` calls always in flight. Open loop: a fixed arrival rate in calls/s. */
@@ -35,6 +37,10 @@ export interface ClientSpec {
   readonly ports: readonly number[];
   /** mini-rpc: connections in the pool (pool.maxActive) and calls per connection before another opens. */
   readonly pool?: { readonly maxActive: number; readonly callsPerConnection: number };
+  /** bare only: frames per write before a batch leaves at once (default 16, as mini-rpc; 0 = no cap). */
+  readonly batchFrames?: number;
+  /** A label for a variant of the stack (`uncapped batch`), shown next to its name. */
+  readonly variant?: string;
   /** http: connections of the undici Pool (HTTP/1.1 has one request per connection at a time). */
   readonly connections?: number;
   /** mini-rpc with several instances: the @mini-rpc/balancer factory to use. */

@@ -39,9 +39,9 @@ const HTTP_MAX_CONNECTIONS = 64;
 export const sizeLabel = (payload: PayloadKind, size: number): string =>
   payload === 'order' ? 'order~1KiB' : size >= 1024 ? `${size / 1024}KiB` : `${size}B`;
 
-/** `mini-rpc msgpack`, `bare`, … */
-export const stackLabel = (stack: StackName, codec: CodecName): string =>
-  codec === 'raw' ? stack : `${stack} ${codec}`;
+/** `mini-rpc msgpack`, `bare`, `bare uncapped batch`, … */
+export const stackLabel = (stack: StackName, codec: CodecName, variant?: string): string =>
+  `${codec === 'raw' ? stack : `${stack} ${codec}`}${variant === undefined ? '' : ` ${variant}`}`;
 
 const DEFAULT_CODEC: Record<StackName, CodecName> = {
   bare: 'raw',
@@ -93,6 +93,17 @@ function compareCases(s: SuiteSettings): CaseSpec[] {
         add('mini-rpc', 'protobuf', 'bytes', size, c);
       }
     }
+  }
+  // The ceiling without mini-rpc's batch cap: one write per event-loop turn, however many frames.
+  for (const c of [64, 256]) {
+    const slot = `64B C=${c}`;
+    cases.push({
+      id: `${stackLabel('bare', 'raw', 'uncapped batch')} ${slot}`,
+      group: 'compare',
+      slot,
+      servers: [{ stack: 'bare', batchFrames: 0 }],
+      client: client(s, 'bare', 'raw', 'bytes', 64, c, { batchFrames: 0, variant: 'uncapped batch' }),
+    });
   }
   // The micro bench's structured ~1 KiB message: calls/s here set against the codec's own cost.
   for (const codec of ['msgpack', 'json', 'protobuf'] as const) add('mini-rpc', codec, 'order', 1024, 64);

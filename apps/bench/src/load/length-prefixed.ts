@@ -1,20 +1,28 @@
 import type { Socket } from 'node:net';
 
+/** mini-rpc transport's default batch cap (frames); 0 turns the cap off. */
+export const DEFAULT_BATCH_FRAMES = 16;
+/** mini-rpc transport's default batch cap (bytes). */
+const BATCH_BYTES = 256 * 1024;
+
 /**
- * Writes u32-length-prefixed frames with the same batching as mini-rpc's transport: every frame queued
- * in one event-loop turn leaves in one socket write (flushed on `setImmediate`), and while the socket
- * pushes back, frames wait for `drain`.
+ * Writes u32-length-prefixed frames with the same batching as mini-rpc's transport: the frames queued in
+ * one event-loop turn leave in one socket write (flushed on `setImmediate`), except that a batch reaching
+ * `maxFrames` frames or 256 KiB leaves at once (so the peer starts on it); while the socket pushes back,
+ * frames wait for `drain`.
  */
 export class FrameWriter {
   private readonly socket: Socket;
+  private readonly maxFrames: number;
   private queue: Uint8Array[] = [];
   private bytes = 0;
   private scheduled = false;
   private blocked = false;
   private readonly flushBound = (): void => this.flush();
 
-  constructor(socket: Socket) {
+  constructor(socket: Socket, maxFrames = DEFAULT_BATCH_FRAMES) {
     this.socket = socket;
+    this.maxFrames = maxFrames > 0 ? maxFrames : Number.POSITIVE_INFINITY;
     socket.on('drain', () => {
       this.blocked = false;
       this.flush();
@@ -24,6 +32,10 @@ export class FrameWriter {
   push(payload: Uint8Array): void {
     this.queue.push(payload);
     this.bytes += 4 + payload.length;
+    if ((this.queue.length >= this.maxFrames || this.bytes >= BATCH_BYTES) && !this.blocked) {
+      this.flush();
+      return;
+    }
     if (!this.scheduled && !this.blocked) {
       this.scheduled = true;
       setImmediate(this.flushBound);

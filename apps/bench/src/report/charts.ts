@@ -35,7 +35,7 @@ function comparePoints(results: readonly CaseResult[]): Record<string, string | 
         r.mode.kind === 'closed',
     )
     .map((r) => ({
-      stack: stackLabel(r.stack, r.codec),
+      stack: stackLabel(r.stack, r.codec, r.client.variant),
       payload: sizeLabel(r.payload, r.size),
       inFlight: r.mode.kind === 'closed' ? r.mode.concurrency : 0,
       calls: Math.round(r.callsPerSec?.median ?? 0),

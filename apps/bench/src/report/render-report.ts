@@ -103,7 +103,7 @@ function compareSection(results: readonly CaseResult[]): string {
     const summary = new Map<string, Map<number, CaseResult>>();
     for (const r of rows) {
       if (r.mode.kind !== 'closed') continue;
-      const key = stackLabel(r.stack, r.codec);
+      const key = stackLabel(r.stack, r.codec, r.client.variant);
       const m = summary.get(key) ?? new Map<number, CaseResult>();
       m.set(r.mode.concurrency, r);
       summary.set(key, m);
@@ -389,8 +389,9 @@ const METHOD = `## How it is measured
 - At 1 in flight a call is two wake-ups of an idle process. On a VM an idle vCPU halts and takes tens of µs
   to wake, so a C=1 run on an otherwise idle machine can be *slower* than one beside a busy process (whose
   vCPU never halts). Rounds pair the stacks under similar conditions; read the C=1 ratios with "others busy".
-- Stacks: **bare** = node:net with u32 length-prefixed frames, batched like mini-rpc (all frames of one
-  event-loop turn in one write, flushed on setImmediate) — the ceiling. **mini-rpc** = one client, one
+- Stacks: **bare** = node:net with u32 length-prefixed frames, batched like mini-rpc's transport (the frames
+  of one event-loop turn in one write, flushed on setImmediate, and a batch of 16 frames or 256 KiB written at
+  once) — the ceiling; **bare uncapped batch** = the same without the 16-frame cap. **mini-rpc** = one client, one
   connection (\`pool.maxActive: 1\`), payload \`{ data }\` (Uint8Array for msgpack/protobuf, the same bytes
   as a latin1 string for JSON). **grpc** = @grpc/grpc-js unary on one channel, a hand-written service
   definition with raw Buffer serializers (no protobuf work at all: the kindest case for grpc-js).

@@ -17,7 +17,7 @@ export async function createBareDriver(spec: ClientSpec): Promise<Driver> {
     socket.once('error', reject);
   });
   socket.setNoDelay(true);
-  const writer = new FrameWriter(socket);
+  const writer = new FrameWriter(socket, spec.batchFrames);
   // A FIFO of waiters on a growable ring: no shifting, no per-call allocation beyond the promise.
   let ring: (Waiter | undefined)[] = new Array(1024);
   let head = 0;

@@ -3,10 +3,10 @@ import { createFrameSplitter, FrameWriter } from '../length-prefixed.js';
 import type { BenchServer, CallCounter } from './bench-server.js';
 
 /** The ceiling: a node:net server echoing u32-length-prefixed frames, batched per tick like mini-rpc. */
-export async function startBareServer(counter: CallCounter): Promise<BenchServer> {
+export async function startBareServer(counter: CallCounter, batchFrames?: number): Promise<BenchServer> {
   const server = createServer((socket) => {
     socket.setNoDelay(true);
-    const writer = new FrameWriter(socket);
+    const writer = new FrameWriter(socket, batchFrames);
     socket.on(
       'data',
       createFrameSplitter((payload) => {
