@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
-import { Counter, Gauge, Histogram } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 
-type Kind = typeof Counter | typeof Gauge | typeof Histogram;
+type Kind = typeof Counter | typeof Gauge;
 
 /**
  * Returns the metric `name` of `registry`, creating it on first use. Two servers (or a server and a test)
@@ -53,22 +53,5 @@ export function gaugeIn<T extends string>(
     collect === undefined
       ? new Gauge({ name, help, labelNames, registers: [registry] })
       : new Gauge({ name, help, labelNames, registers: [registry], collect }),
-  );
-}
-
-/** A histogram named `name` in `registry`, created on first use (later calls keep the first buckets). */
-export function histogramIn<T extends string>(
-  registry: Registry,
-  name: string,
-  help: string,
-  labelNames: readonly T[],
-  buckets: readonly number[],
-): Histogram<T> {
-  return getOrCreate(
-    Histogram,
-    registry,
-    name,
-    labelNames,
-    () => new Histogram({ name, help, labelNames, buckets: [...buckets], registers: [registry] }),
   );
 }
