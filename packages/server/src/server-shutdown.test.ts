@@ -2,9 +2,9 @@ import { connect as netConnect } from 'node:net';
 import { jsonCodec } from '@mini-rpc/codec';
 import type { Frame, Registry, ServerContext, ServiceInstance } from '@mini-rpc/protocol';
 import { Code, FrameType, IDEMPOTENT_METADATA_KEY, MetadataKey, RpcError } from '@mini-rpc/protocol';
-import { connect } from '@mini-rpc/transport';
 import { describe, expect, it } from 'vitest';
 import { useCleanups, waitFor } from '../../../tooling/testing/harness.js';
+import { rawClient } from '../test/raw-client.js';
 import type { Logger, ServerOptions } from './index.js';
 import { createServer, method, service, silentLogger } from './index.js';
 
@@ -45,27 +45,6 @@ async function startServer(gate: ReturnType<typeof createGate>, options: ServerO
   const { port } = await server.listen();
   cleanups.push(() => server.close({ graceMs: 100 }));
   return { server, port };
-}
-
-async function rawClient(port: number) {
-  const frames: Frame[] = [];
-  const closes: (RpcError | undefined)[] = [];
-  const conn = await connect(
-    { host: '127.0.0.1', port, heartbeatIntervalMs: 0, readTimeoutMs: 0, writeTimeoutMs: 0 },
-    { onFrame: (f) => frames.push({ ...f, payload: f.payload.slice() }), onClose: (e) => closes.push(e) },
-  );
-  cleanups.push(() => conn.close());
-  const request = (id: number, method: string, args?: unknown): void =>
-    conn.send({
-      type: FrameType.Request,
-      codec: jsonCodec.id,
-      id,
-      metadata: { [MetadataKey.Service]: 'Test', [MetadataKey.Method]: method },
-      payload: jsonCodec.encode(args),
-    });
-  const find = (type: number, id?: number): Frame | undefined =>
-    frames.find((f) => f.type === type && (id === undefined || f.id === id));
-  return { conn, frames, closes, request, find };
 }
 
 /** True when something accepts a TCP connection on `port` right now. */
@@ -109,7 +88,7 @@ describe('graceful close', () => {
   it('GoAway carries the highest accepted id; accepted calls are answered, later ids refused as not run', async () => {
     const gate = createGate();
     const { server, port } = await startServer(gate);
-    const c = await rawClient(port);
+    const c = await rawClient(port, cleanups);
     c.request(1, 'parked', 'one');
     c.request(3, 'parked', 'three');
     c.request(2, 'parked', 'two');
@@ -151,7 +130,7 @@ describe('graceful close', () => {
 
   it('an idle connection gets GoAway(0) and is closed at once', async () => {
     const { server, port } = await startServer(createGate());
-    const c = await rawClient(port);
+    const c = await rawClient(port, cleanups);
     await waitFor(() => server.connections === 1, 3_000, 'accepted');
     await server.close({ graceMs: 5_000 });
     expect(c.find(FrameType.GoAway)?.id).toBe(0);
@@ -161,7 +140,7 @@ describe('graceful close', () => {
   it('close resolves after the grace period even when a handler hangs; running handlers are aborted', async () => {
     const gate = createGate();
     const { server, port } = await startServer(gate);
-    const c = await rawClient(port);
+    const c = await rawClient(port, cleanups);
     c.request(1, 'parked');
     c.request(2, 'hang');
     await waitFor(() => server.inFlight === 2, 3_000, 'calls running');
@@ -180,7 +159,7 @@ describe('graceful close', () => {
 
   it('shutdownGraceMs is the default grace period', async () => {
     const { server, port } = await startServer(createGate(), { shutdownGraceMs: 100 });
-    const c = await rawClient(port);
+    const c = await rawClient(port, cleanups);
     c.request(1, 'hang');
     await waitFor(() => server.inFlight === 1, 3_000, 'call running');
     const t0 = Date.now();
@@ -259,7 +238,7 @@ describe('registry', () => {
     server.addService({ ping: () => 'pong' }, { name: 'A' });
     server.addService({ ping: () => 'pong' }, { name: 'B' });
     ({ port } = await server.listen());
-    client = await rawClient(port);
+    client = await rawClient(port, cleanups);
     await waitFor(() => server.connections === 1, 3_000, 'accepted');
     await server.close({ graceMs: 1_000 });
     order.push(`closed: accepting=${await accepting(port)}`);

@@ -1,11 +1,11 @@
 import { connect as netConnect } from 'node:net';
-import type { Codec } from '@mini-rpc/codec';
 import { jsonCodec, msgpackCodec } from '@mini-rpc/codec';
 import type { Frame, Metadata, ServerContext, ServerMiddleware } from '@mini-rpc/protocol';
 import { Code, CodecId, encodeFrame, FrameType, MetadataKey, RpcError } from '@mini-rpc/protocol';
 import { connect } from '@mini-rpc/transport';
 import { describe, expect, it, vi } from 'vitest';
 import { useCleanups, waitFor } from '../../../tooling/testing/harness.js';
+import { rawClient } from '../test/raw-client.js';
 import type { Logger, ServerOptions } from './index.js';
 import { createServer, silentLogger } from './index.js';
 
@@ -112,51 +112,12 @@ async function startServer(options: ServerOptions = {}) {
   return { server, port };
 }
 
-/** A client made of transport's connect() and raw frames: it sends what a test wants, even bad things. */
-async function rawClient(port: number) {
-  const frames: Frame[] = [];
-  const closes: (RpcError | undefined)[] = [];
-  const conn = await connect(
-    { host: '127.0.0.1', port, heartbeatIntervalMs: 0, readTimeoutMs: 0, writeTimeoutMs: 0 },
-    {
-      onFrame: (f) => frames.push({ ...f, payload: f.payload.slice() }),
-      onClose: (e) => closes.push(e),
-    },
-  );
-  cleanups.push(() => conn.close());
-  const request = (
-    id: number,
-    method: string,
-    args?: unknown,
-    metadata: Metadata = {},
-    codec: Codec = jsonCodec,
-  ): void =>
-    conn.send({
-      type: FrameType.Request,
-      codec: codec.id,
-      id,
-      metadata: { [MetadataKey.Service]: 'Test', [MetadataKey.Method]: method, ...metadata },
-      payload: codec.encode(args),
-    });
-  const response = async (id: number): Promise<Frame> => {
-    const find = (): Frame | undefined => frames.find((f) => f.type === FrameType.Response && f.id === id);
-    await waitFor(() => find() !== undefined, 3_000, `response ${id}`);
-    return find() as Frame;
-  };
-  const result = async (id: number, codec: Codec = jsonCodec): Promise<unknown> => {
-    const f = await response(id);
-    expect(f.metadata[MetadataKey.Status]).toBeUndefined();
-    return codec.decode(f.payload);
-  };
-  return { conn, frames, closes, request, response, result };
-}
-
 const status = (f: Frame): number => Number(f.metadata[MetadataKey.Status]);
 
 describe('dispatch', () => {
   it('answers a Request with a Response of the same id and codec', async () => {
     const { port } = await startServer();
-    const c = await rawClient(port);
+    const c = await rawClient(port, cleanups);
     c.request(1, 'add', { a: 1, b: 2 });
     c.request(2, 'add', { a: 20, b: 22 }, {}, msgpackCodec);
     expect(await c.result(1)).toBe(3);
@@ -167,7 +128,7 @@ describe('dispatch', () => {
 
   it('the handler sees the request metadata, its deadline from :t, and the peer address', async () => {
     const { port } = await startServer();
-    const c = await rawClient(port);
+    const c = await rawClient(port, cleanups);
     const t0 = Date.now();
     c.request(1, 'look', undefined, { [MetadataKey.Timeout]: '1500', authorization: 'Bearer x' });
     const { deadline } = (await c.result(1)) as { deadline: number };
@@ -182,7 +143,7 @@ describe('dispatch', () => {
 
   it('NotFound for an unknown service or method, marked not run (:u = 1)', async () => {
     const { port } = await startServer();
-    const c = await rawClient(port);
+    const c = await rawClient(port, cleanups);
     c.request(1, 'nope');
     c.conn.send({
       type: FrameType.Request,
@@ -203,7 +164,7 @@ describe('dispatch', () => {
 
   it('InvalidArgument for a request without :s or :m, and for arguments that do not decode', async () => {
     const { port } = await startServer();
-    const c = await rawClient(port);
+    const c = await rawClient(port, cleanups);
     c.conn.send({ type: FrameType.Request, codec: 0, id: 1, metadata: { [MetadataKey.Service]: 'Test' } });
     c.conn.send({
       type: FrameType.Request,
@@ -224,7 +185,7 @@ describe('dispatch', () => {
 
   it('Unimplemented for a codec the server does not serve; the connection stays usable', async () => {
     const { port } = await startServer({ codecs: [jsonCodec] });
-    const c = await rawClient(port);
+    const c = await rawClient(port, cleanups);
     c.request(1, 'add', { a: 1, b: 1 }, {}, msgpackCodec);
     c.conn.send({
       type: FrameType.Request,
@@ -244,7 +205,7 @@ describe('dispatch', () => {
 
   it(':t = 0 is DeadlineExceeded without running the handler; a :t that is no number is InvalidArgument', async () => {
     const { port } = await startServer();
-    const c = await rawClient(port);
+    const c = await rawClient(port, cleanups);
     c.request(1, 'add', { a: 1, b: 1 }, { [MetadataKey.Timeout]: '0' });
     c.request(2, 'add', { a: 1, b: 1 }, { [MetadataKey.Timeout]: 'soon' });
     const r1 = await c.response(1);
@@ -258,7 +219,7 @@ describe('dispatch', () => {
 
   it('a far deadline (:t above the 2^31−1 ms timer limit) does not abort the handler at once', async () => {
     const { port } = await startServer();
-    const c = await rawClient(port);
+    const c = await rawClient(port, cleanups);
     c.request(1, 'farDeadline', undefined, { [MetadataKey.Timeout]: '3000000000' });
     expect(await c.result(1)).toBe(false);
   });
@@ -266,7 +227,7 @@ describe('dispatch', () => {
   it('a handler that throws: Unknown with its message, no stack, no details; the error is logged here', async () => {
     const logger = recordingLogger();
     const { port } = await startServer({ logger });
-    const c = await rawClient(port);
+    const c = await rawClient(port, cleanups);
     c.request(1, 'throwPlain');
     c.request(2, 'throwString');
     const r1 = await c.response(1);
@@ -285,7 +246,7 @@ describe('dispatch', () => {
 
   it('an RpcError reaches the wire with code, message, details, retry hint and user metadata; never its cause or other reserved keys', async () => {
     const { port } = await startServer();
-    const c = await rawClient(port);
+    const c = await rawClient(port, cleanups);
     c.request(1, 'rejectRpc');
     const r = await c.response(1);
     expect(r.metadata).toEqual({
@@ -300,7 +261,7 @@ describe('dispatch', () => {
 
   it('response metadata set by the handler travels with a successful response', async () => {
     const { port } = await startServer();
-    const c = await rawClient(port);
+    const c = await rawClient(port, cleanups);
     c.request(1, 'withMeta');
     const r = await c.response(1);
     expect(r.metadata['x-served-by']).toBe('node-1');
@@ -310,7 +271,7 @@ describe('dispatch', () => {
   it('a result that does not encode is Internal, and logged', async () => {
     const logger = recordingLogger();
     const { port } = await startServer({ logger });
-    const c = await rawClient(port);
+    const c = await rawClient(port, cleanups);
     c.request(1, 'bigint');
     const r = await c.response(1);
     expect(status(r)).toBe(Code.Internal);
@@ -320,7 +281,7 @@ describe('dispatch', () => {
 
   it('Cancel aborts ctx.signal with Cancelled, and no Response is sent for that call', async () => {
     const { server, port } = await startServer();
-    const c = await rawClient(port);
+    const c = await rawClient(port, cleanups);
     c.request(1, 'parked', 'x');
     await waitFor(() => server.inFlight === 1, 3_000, 'handler running');
     c.conn.send({ type: FrameType.Cancel, codec: 0, id: 1 });
@@ -335,7 +296,7 @@ describe('dispatch', () => {
 
   it('a request id already in flight terminates the connection (GoAway InvalidArgument) and aborts its calls', async () => {
     const { server, port } = await startServer();
-    const c = await rawClient(port);
+    const c = await rawClient(port, cleanups);
     c.request(5, 'parked', 'first');
     await waitFor(() => server.inFlight === 1, 3_000, 'first call running');
     c.request(5, 'add', { a: 1, b: 1 });
@@ -347,21 +308,21 @@ describe('dispatch', () => {
     expect(server.inFlight).toBe(0);
     expect(seen.calls).toBe(1);
     // Other connections are untouched.
-    const other = await rawClient(port);
+    const other = await rawClient(port, cleanups);
     other.request(5, 'add', { a: 2, b: 2 });
     expect(await other.result(5)).toBe(4);
   });
 
   it('beyond maxInFlightPerConnection: ResourceExhausted, marked not run; another connection has its own budget', async () => {
     const { server, port } = await startServer({ maxInFlightPerConnection: 2 });
-    const c = await rawClient(port);
+    const c = await rawClient(port, cleanups);
     c.request(1, 'parked', 1);
     c.request(2, 'parked', 2);
     c.request(3, 'parked', 3);
     const r3 = await c.response(3);
     expect(status(r3)).toBe(Code.ResourceExhausted);
     expect(r3.metadata[MetadataKey.NotRun]).toBe('1');
-    const other = await rawClient(port);
+    const other = await rawClient(port, cleanups);
     other.request(1, 'add', { a: 1, b: 1 });
     expect(await other.result(1)).toBe(2);
     expect(server.inFlight).toBe(2);
@@ -395,7 +356,7 @@ describe('dispatch', () => {
 
   it('a client that half-closes still gets the answers to its calls, then the server ends too', async () => {
     const { server, port } = await startServer();
-    const c = await rawClient(port);
+    const c = await rawClient(port, cleanups);
     c.request(1, 'parked', 'late');
     await waitFor(() => server.inFlight === 1, 3_000, 'handler running');
     const ended = c.conn.end();
@@ -408,14 +369,14 @@ describe('dispatch', () => {
 
   it('closes a connection that stays silent for idleTimeoutMs', async () => {
     const { server, port } = await startServer({ idleTimeoutMs: 100, heartbeatIntervalMs: 0 });
-    const c = await rawClient(port);
+    const c = await rawClient(port, cleanups);
     await waitFor(() => c.closes.length > 0, 3_000, 'the idle connection to close');
     expect(server.connections).toBe(0);
   });
 
   it('middleware added after calls were served applies to the next call (chains are rebuilt)', async () => {
     const { server, port } = await startServer();
-    const c = await rawClient(port);
+    const c = await rawClient(port, cleanups);
     c.request(1, 'add', { a: 1, b: 1 });
     expect(await c.result(1)).toBe(2);
     const double: ServerMiddleware = async (ctx, next) => {
