@@ -1,6 +1,6 @@
 import type { Codec, CodecSchema } from '@mini-rpc/codec';
 import type { Frame, OutgoingFrame } from '@mini-rpc/protocol';
-import { Code, FrameType, MetadataKey, RpcError } from '@mini-rpc/protocol';
+import { Code, FrameType, MetadataKey, RequestMap, RpcError } from '@mini-rpc/protocol';
 import type { Connection, ConnectOptions } from '@mini-rpc/transport';
 import { connect } from '@mini-rpc/transport';
 import { markUnprocessed } from './unprocessed.js';
@@ -33,7 +33,7 @@ const decodeFailure = (err: unknown): RpcError =>
  * Every pending call settles: on its response, on GoAway-then-close, or on connection loss.
  */
 export class ClientConnection {
-  readonly pending = new Map<number, PendingCall>();
+  readonly pending = new RequestMap<PendingCall>();
   /** Calls ever sent on this connection. */
   uses = 0;
   retired = false;
@@ -152,7 +152,7 @@ export class ClientConnection {
         this.retire();
         return;
       }
-      for (const call of [...this.pending.values()]) {
+      for (const call of this.pending.values()) {
         if (call.id <= lastId) continue;
         this.pending.delete(call.id);
         call.reject(markUnprocessed(new RpcError(Code.Unavailable, `not run: ${reason.rawMessage}`)));
@@ -168,7 +168,7 @@ export class ClientConnection {
       error ??
       this.closeReason ??
       new RpcError(Code.Unavailable, `connection to ${this.remoteAddress} closed`);
-    const calls = [...this.pending.values()];
+    const calls = this.pending.values();
     this.pending.clear();
     for (const call of calls)
       call.reject(

@@ -1,10 +1,11 @@
+import { RequestMap } from '@mini-rpc/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ClientConnection, PendingCall } from './client-connection.js';
 import { DeadlineSweep, SWEEP_INTERVAL_MS } from './deadline-sweep.js';
 
 /** A connection with pending calls that leave `pending` when they expire, as real ones do. */
 function fakeConnection(deadlines: number[]) {
-  const pending = new Map<number, PendingCall>();
+  const pending = new RequestMap<PendingCall>();
   const expired: number[] = [];
   deadlines.forEach((deadline, i) => {
     const id = i + 1;

@@ -1,4 +1,4 @@
-import type { ClientConnection } from './client-connection.js';
+import type { ClientConnection, PendingCall } from './client-connection.js';
 
 /** How often pending calls are checked against their deadlines, ms: a deadline fires at most this late. */
 export const SWEEP_INTERVAL_MS = 10;
@@ -32,12 +32,11 @@ export class DeadlineSweep {
   private sweep(): void {
     const now = Date.now();
     let pending = 0;
-    for (const conn of this.connections()) {
-      for (const call of conn.pending.values()) {
-        if (call.deadline <= now) call.expire();
-        else pending++;
-      }
-    }
+    const check = (call: PendingCall): void => {
+      if (call.deadline <= now) call.expire();
+      else pending++;
+    };
+    for (const conn of this.connections()) conn.pending.forEach(check);
     if (pending === 0) this.stop();
   }
 }

@@ -30,6 +30,7 @@ export { isProtocolError, ProtocolError } from './protocol-error.js';
 export type { Registry, RegistryWatch, ServiceInstance, WatchListener } from './registry.js';
 // Contracts the other packages implement and plug into each other
 export { IDEMPOTENT_METADATA_KEY } from './registry.js';
+export { RequestMap } from './request-map.js';
 export type { RpcErrorOptions } from './rpc-error.js';
 export { RpcError } from './rpc-error.js';
 export { utf8Length } from './utf8.js';

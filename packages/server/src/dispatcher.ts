@@ -1,5 +1,5 @@
 import type { Codec, CodecSchema } from '@mini-rpc/codec';
-import type { Frame, Metadata, ServerMiddleware } from '@mini-rpc/protocol';
+import type { Frame, Metadata, RequestMap, ServerMiddleware } from '@mini-rpc/protocol';
 import { Code, FrameType, MetadataKey, RESERVED_PREFIX, RpcError } from '@mini-rpc/protocol';
 import type { Connection } from '@mini-rpc/transport';
 import { CallContext } from './call-context.js';
@@ -10,7 +10,7 @@ import type { MethodDefinition, ServiceDefinition } from './service-definition.j
 /** What the server keeps per connection. */
 export interface ConnState {
   readonly conn: Connection;
-  readonly calls: Map<number, CallContext>;
+  readonly calls: RequestMap<CallContext>;
   readEnded: boolean;
   /** Highest request id accepted on this connection. */
   maxId: number;

@@ -8,6 +8,7 @@ import {
   DEFAULT_MAX_METADATA,
   DEFAULT_MAX_PAYLOAD,
   IDEMPOTENT_METADATA_KEY,
+  RequestMap,
   RpcError,
 } from '@mini-rpc/protocol';
 import type { Connection, Listener } from '@mini-rpc/transport';
@@ -241,7 +242,7 @@ class RpcServer implements Server {
   private accept(socket: Socket): void {
     const st: ConnState = {
       conn: undefined as unknown as Connection,
-      calls: new Map(),
+      calls: new RequestMap(),
       readEnded: false,
       maxId: 0,
       goAwayId: undefined,
