@@ -156,6 +156,16 @@ describe('auth', () => {
     expect((await attempt(options, { 'x-api-key': 'k1' })).ran).toBe(true);
     expect((await attempt(options, { 'x-api-key': 'bearer k1' })).ran).toBe(true);
     expect((await attempt(options, { authorization: 'Bearer k1' })).error?.code).toBe(Code.Unauthenticated);
+    // An async verifier alone (no authorize hook) takes the same checks.
+    const verifyOnly = { verify: options.verify };
+    const admitted = await attempt(verifyOnly, { authorization: 'Bearer k1' });
+    expect([admitted.ran, admitted.ctx.state.identity]).toEqual([true, { subject: 'svc' }]);
+    const refused = await attempt(verifyOnly, { authorization: 'Bearer k2' });
+    expect([refused.ran, refused.error?.code, refused.error?.rawMessage]).toEqual([
+      false,
+      Code.Unauthenticated,
+      'invalid credentials',
+    ]);
   });
 
   it('lets an error of the verifier itself propagate', async () => {

@@ -37,11 +37,11 @@ const BEARER = /^bearer\s+/i;
 export function auth(options: AuthOptions): ServerMiddleware {
   const { verify, authorize } = options;
   const header = options.header ?? 'authorization';
-  return async (ctx: ServerContext, next: ServerNext): Promise<void> => {
-    const value = ctx.metadata[header];
-    const token = value === undefined ? '' : value.replace(BEARER, '').trim();
-    if (token === '') throw new RpcError(Code.Unauthenticated, 'missing credentials');
-    const identity = await verify(token, ctx);
+  const admit = async (
+    identity: Identity | undefined,
+    ctx: ServerContext,
+    next: ServerNext,
+  ): Promise<void> => {
     if (identity === undefined) throw new RpcError(Code.Unauthenticated, 'invalid credentials');
     if (authorize !== undefined && (await authorize(identity, ctx)) !== true) {
       throw new RpcError(Code.PermissionDenied, 'permission denied');
@@ -49,4 +49,27 @@ export function auth(options: AuthOptions): ServerMiddleware {
     ctx.state.identity = identity;
     await next();
   };
+  // Not async on the common path: a verifier that answers synchronously (staticTokens, hmacTokens) and no
+  // authorize hook cost no promise or await of this layer's own; next()'s promise is returned as is.
+  return (ctx: ServerContext, next: ServerNext): Promise<void> => {
+    const value = ctx.metadata[header];
+    const token = value === undefined ? '' : value.replace(BEARER, '').trim();
+    if (token === '') return Promise.reject(new RpcError(Code.Unauthenticated, 'missing credentials'));
+    let identity: Identity | undefined | PromiseLike<Identity | undefined>;
+    try {
+      identity = verify(token, ctx);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (isThenable(identity) || authorize !== undefined) {
+      return Promise.resolve(identity).then((id) => admit(id, ctx, next));
+    }
+    if (identity === undefined)
+      return Promise.reject(new RpcError(Code.Unauthenticated, 'invalid credentials'));
+    ctx.state.identity = identity;
+    return next();
+  };
 }
+
+const isThenable = (v: unknown): v is PromiseLike<unknown> =>
+  v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';

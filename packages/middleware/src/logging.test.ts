@@ -128,8 +128,11 @@ describe('logging', () => {
     await compose([mw], () => 'ok')(makeContext({ service: 'S', method: 'm' }));
     logger.level = 'warn';
     await compose([mw], () => 'ok')(makeContext());
+    logger.level = 'info';
+    await compose([mw], () => 'ok')(makeContext({ service: 'S', method: 'again' }));
     await new Promise<void>((resolve) => setImmediate(resolve));
-    expect(out).toHaveLength(1);
+    // The level is followed as it changes: on, off, on again.
+    expect(out.map((l) => JSON.parse(l).method)).toEqual(['m', 'again']);
     expect(JSON.parse(out[0]!)).toMatchObject({
       level: 30,
       msg: 'rpc call',

@@ -28,6 +28,8 @@ interface ResolvedMethod {
 /** Marks refusals that happened before any handler ran (docs/protocol.md §4.2, `:u`). */
 const NOT_RUN: Metadata = { [MetadataKey.NotRun]: '1' };
 
+const RESOLVED = Promise.resolve();
+
 const isThenable = (v: unknown): v is PromiseLike<unknown> =>
   v !== null &&
   (typeof v === 'object' || typeof v === 'function') &&
@@ -188,8 +190,21 @@ export class Dispatcher {
     }
     ctx.args = args;
     this.track(st, ctx);
-    runChain(chain, ctx, async () => {
-      ctx.result = await def.handler.call(def.target, ctx.args, ctx as never);
+    // Not an async function: a synchronous handler's answer costs no extra promise and await (issue #7).
+    runChain(chain, ctx, () => {
+      let out: unknown;
+      try {
+        out = def.handler.call(def.target, ctx.args, ctx as never);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      if (isThenable(out)) {
+        return Promise.resolve(out).then((value) => {
+          ctx.result = value;
+        });
+      }
+      ctx.result = out;
+      return RESOLVED;
     }).then(
       () => this.succeed(st, codec, resolved, ctx, ctx.result),
       (err: unknown) => this.fail(st, codec, ctx, err),

@@ -374,6 +374,36 @@ describe('dispatch', () => {
     expect(server.connections).toBe(0);
   });
 
+  it('behind middleware, sync and async handlers answer, throw and reject as they do without it', async () => {
+    const { server, port } = await startServer();
+    const passed: string[] = [];
+    server.use(async (ctx, next) => {
+      passed.push(ctx.method);
+      await next();
+    });
+    const c = await rawClient(port, cleanups);
+    c.request(1, 'add', { a: 2, b: 3 });
+    c.request(2, 'farDeadline');
+    c.request(3, 'throwPlain');
+    c.request(4, 'throwString');
+    c.request(5, 'rejectRpc');
+    expect(await c.result(1)).toBe(5);
+    expect(await c.result(2)).toBe(false);
+    const thrown = await c.response(3);
+    expect([status(thrown), thrown.metadata[MetadataKey.Message]]).toEqual([Code.Unknown, 'boom']);
+    const thrownString = await c.response(4);
+    expect([status(thrownString), thrownString.metadata[MetadataKey.Message]]).toEqual([
+      Code.Unknown,
+      'bare string',
+    ]);
+    const rejected = await c.response(5);
+    expect([status(rejected), rejected.metadata[MetadataKey.Message]]).toEqual([
+      Code.ResourceExhausted,
+      'slow down',
+    ]);
+    expect(passed.sort()).toEqual(['add', 'farDeadline', 'rejectRpc', 'throwPlain', 'throwString']);
+  });
+
   it('middleware added after calls were served applies to the next call (chains are rebuilt)', async () => {
     const { server, port } = await startServer();
     const c = await rawClient(port, cleanups);
