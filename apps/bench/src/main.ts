@@ -66,7 +66,7 @@ async function measure(): Promise<LatestResults> {
     settings,
     {
       distDir,
-      execArgv: args.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+      execArgv: [...(args.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...args.nodeFlags],
       // On a shared machine, wait up to 3 s before a run for others to stay under 0.3 cores (2 min in all).
       ...(args.quick ? {} : { quietGate: { maxBusyCores: 0.3, maxWaitMs: 3_000, budgetMs: 120_000 } }),
     },

@@ -8,6 +8,13 @@ describe('parseBenchArgs', () => {
     expect(args.only).toEqual(['bare', 'grpc 64b']);
     expect(args.rounds).toBe(2);
     expect(args.skipMicro).toBe(false);
+    expect(args.nodeFlags).toEqual([]);
+  });
+
+  it('collects --node-flag values for the child processes', () => {
+    const args = parseBenchArgs(['--node-flag=--trace-gc', '--node-flag=--max-semi-space-size=64']);
+    expect(args.nodeFlags).toEqual(['--trace-gc', '--max-semi-space-size=64']);
+    expect(() => parseBenchArgs(['--node-flag=trace-gc'])).toThrow(/unknown flag/);
   });
 
   it('refuses an unknown flag and an out-of-range round count', () => {

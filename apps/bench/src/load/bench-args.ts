@@ -16,6 +16,8 @@ export interface BenchArgs {
   readonly out: string | undefined;
   /** `--render`: run nothing; re-render REPORT.md and the charts from results/latest.json. */
   readonly render: boolean;
+  /** `--node-flag=<flag>` (repeatable): extra Node/V8 flags for the server and client processes, e.g. `--trace-gc`. */
+  readonly nodeFlags: readonly string[];
 }
 
 /** Parses the flags; throws a TypeError naming an unknown flag (so a typo never silently runs everything). */
@@ -28,6 +30,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   let list = false;
   let out: string | undefined;
   let render = false;
+  const nodeFlags: string[] = [];
   for (const arg of argv) {
     if (arg === '--') continue;
     if (arg === '--quick') quick = true;
@@ -36,6 +39,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     else if (arg === '--list') list = true;
     else if (arg === '--render') render = true;
     else if (arg.startsWith('--out=')) out = arg.slice(6);
+    else if (arg.startsWith('--node-flag=--')) nodeFlags.push(arg.slice(12));
     else if (arg.startsWith('--only='))
       only = arg
         .slice(7)
@@ -48,8 +52,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
         throw new TypeError(`--rounds must be 1…20, got ${arg}`);
     } else
       throw new TypeError(
-        `unknown flag ${arg} (known: --quick --only=<substr,…> --rounds=N --skip-micro --cpu-prof --list --render --out=<dir>)`,
+        `unknown flag ${arg} (known: --quick --only=<substr,…> --rounds=N --skip-micro --cpu-prof --list --render --out=<dir> --node-flag=--<flag>)`,
       );
   }
-  return { quick, only, rounds, skipMicro, cpuProf, list, out, render };
+  return { quick, only, rounds, skipMicro, cpuProf, list, out, render, nodeFlags };
 }
