@@ -32,6 +32,8 @@ async function run(spec: ClientSpec): Promise<ClientReport> {
     const recorder = new WindowRecorder(
       {
         warmupMs: spec.warmupMs,
+        warmupCalls: spec.warmupCalls,
+        maxWarmupMs: spec.maxWarmupMs,
         windowMs: spec.windowMs,
         ...(spec.killAt === undefined
           ? {}
@@ -68,6 +70,7 @@ async function run(spec: ClientSpec): Promise<ClientReport> {
       errorCodes: recorder.errorCodes,
       errorMessages: recorder.errorMessages,
       windowMs: recorder.windowMs,
+      warmupCalls: recorder.warmupCalls,
       callsPerSec: (calls * 1000) / recorder.windowMs,
       latency: recorder.latency(),
       clientCpuUsPerCall: calls > 0 ? recorder.clientCpuUs / calls : 0,

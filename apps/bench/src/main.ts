@@ -57,7 +57,7 @@ async function measure(): Promise<LatestResults> {
   }
   console.log(
     `== load benchmarks: ${cases.length} cases × ${settings.rounds} round(s), ` +
-      `${settings.warmupMs} ms warm-up + ${settings.windowMs} ms window each ==`,
+      `warm-up ≥ ${settings.warmupMs} ms and ≥ ${settings.warmupCalls} calls (≤ ${settings.maxWarmupMs} ms), then a ${settings.windowMs} ms window each ==`,
   );
   const profileDir = `${benchDir}/profiles`;
   if (args.cpuProf) mkdirSync(profileDir, { recursive: true });

@@ -31,7 +31,10 @@ export interface ClientSpec {
   readonly payload: PayloadKind;
   readonly size: number;
   readonly mode: LoadMode;
+  /** Warm-up: at least `warmupMs` and `warmupCalls` finished calls, at most `maxWarmupMs`. */
   readonly warmupMs: number;
+  readonly warmupCalls: number;
+  readonly maxWarmupMs: number;
   readonly windowMs: number;
   /** One address per server instance. */
   readonly ports: readonly number[];
@@ -90,6 +93,8 @@ export interface ClientReport {
   /** Up to 5 distinct error messages (digits masked as N) with counts. */
   readonly errorMessages?: Record<string, number>;
   readonly windowMs: number;
+  /** Calls that finished during the warm-up, before the window opened. */
+  readonly warmupCalls?: number;
   readonly callsPerSec: number;
   readonly latency: LatencySummary;
   /** Client CPU (user + system) over the window ÷ completed calls, µs. */

@@ -25,7 +25,7 @@ export async function runClosedLoop(
       if (recorder.measuring) {
         const end = performance.now();
         recorder.record(end - start, error, end);
-      }
+      } else recorder.warmed();
       // A call that fails at once must not spin on microtasks and starve timers and I/O.
       if (error !== undefined) await nextTurn();
     }

@@ -52,7 +52,7 @@ function drive(
   spec: ClientSpec,
   onWindow: (edge: 'start' | 'end') => void,
 ): Promise<ClientReport> {
-  const budgetMs = spec.warmupMs + spec.windowMs + 20_000;
+  const budgetMs = Math.max(spec.warmupMs, spec.maxWarmupMs) + spec.windowMs + 20_000;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`client gave no result within ${budgetMs} ms`)),

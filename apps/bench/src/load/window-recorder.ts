@@ -13,16 +13,20 @@ export interface WindowHooks {
 
 /** When the window opens and closes, relative to the start of the load, plus the failover event. */
 export interface WindowPlan {
+  /** The window opens once at least `warmupMs` passed and `warmupCalls` calls finished, or at `maxWarmupMs`. */
   readonly warmupMs: number;
+  readonly warmupCalls?: number;
+  readonly maxWarmupMs?: number;
   readonly windowMs: number;
   readonly killAfterMs?: number;
   readonly eventMs?: number;
 }
 
 /**
- * Counts calls and records latencies only inside the measuring window, which opens after the warm-up and
- * closes after `windowMs` (both on timers, whose actual firing times bound the window). Also snapshots the
- * client's CPU at both ends and, in failover runs, splits the window into before / event / after.
+ * Counts calls and records latencies only inside the measuring window, which opens after the warm-up (a
+ * minimum time and a minimum number of finished calls, bounded in time) and closes `windowMs` later; the
+ * actual opening and closing times bound the window. Also snapshots the client's CPU at both ends and, in
+ * failover runs, splits the window into before / event / after.
  */
 export class WindowRecorder {
   measuring = false;
@@ -48,35 +52,64 @@ export class WindowRecorder {
   private readonly plan: WindowPlan;
   private readonly split: boolean;
 
+  private warmCalls = 0;
+  private warmTimeDone = false;
+  private readonly hooks: WindowHooks;
+
   constructor(plan: WindowPlan, hooks: WindowHooks) {
     this.plan = plan;
+    this.hooks = hooks;
     this.split = plan.killAfterMs !== undefined;
     this.timers.push(
       setTimeout(() => {
-        this.startedAt = performance.now();
-        const cpu = process.cpuUsage();
-        this.cpuStart = cpu.user + cpu.system;
-        this.measuring = true;
-        hooks.onWindowStart();
+        this.warmTimeDone = true;
+        if (this.warmCalls >= (plan.warmupCalls ?? 0)) this.open();
       }, plan.warmupMs),
+    );
+    // However slow the stack, the window opens by maxWarmupMs: every run stays bounded in time.
+    if ((plan.warmupCalls ?? 0) > 0) {
+      this.timers.push(setTimeout(() => this.open(), Math.max(plan.warmupMs, plan.maxWarmupMs ?? 0)));
+    }
+  }
+
+  /** Counts a call that finished during the warm-up (the loops call it instead of record()). */
+  warmed(): void {
+    this.warmCalls++;
+    if (this.warmTimeDone && this.warmCalls === this.plan.warmupCalls) this.open();
+  }
+
+  private open(): void {
+    if (this.measuring || this.done) return;
+    const plan = this.plan;
+    this.startedAt = performance.now();
+    const cpu = process.cpuUsage();
+    this.cpuStart = cpu.user + cpu.system;
+    this.measuring = true;
+    this.hooks.onWindowStart();
+    this.timers.push(
       setTimeout(() => {
         this.endedAt = performance.now();
-        const cpu = process.cpuUsage();
-        this.cpuEnd = cpu.user + cpu.system;
+        const end = process.cpuUsage();
+        this.cpuEnd = end.user + end.system;
         this.measuring = false;
         this.done = true;
-        hooks.onWindowEnd();
-      }, plan.warmupMs + plan.windowMs),
+        this.hooks.onWindowEnd();
+      }, plan.windowMs),
     );
     if (plan.killAfterMs !== undefined) {
       this.timers.push(
         setTimeout(() => {
           this.killAt = performance.now();
           this.eventEnd = this.killAt + (plan.eventMs ?? 1_000);
-          hooks.onKill?.();
-        }, plan.warmupMs + plan.killAfterMs),
+          this.hooks.onKill?.();
+        }, plan.killAfterMs),
       );
     }
+  }
+
+  /** Calls that finished during the warm-up. */
+  get warmupCalls(): number {
+    return this.warmCalls;
   }
 
   /** Records one finished call that belongs to the window; `now` is when it ended (`performance.now()`). */

@@ -354,7 +354,10 @@ function machineSection(m: MachineInfo, input: ReportInput): string {
         ['git', `${m.gitCommit}${m.gitDirty ? ' (packages/ had uncommitted changes)' : ''}`],
         [
           'rounds × window',
-          `${s.rounds} × (${s.warmupMs} ms warm-up + ${s.windowMs} ms window); failover ${s.failover.windowMs} ms`,
+          // Results from before the call-count warm-up have no warmupCalls.
+          s.warmupCalls === undefined
+            ? `${s.rounds} × (${s.warmupMs} ms warm-up + ${s.windowMs} ms window); failover ${s.failover.windowMs} ms`
+            : `${s.rounds} × (warm-up ≥ ${s.warmupMs} ms and ≥ ${s.warmupCalls.toLocaleString('en-US')} calls, at most ${s.maxWarmupMs} ms; then a ${s.windowMs} ms window); failover ${s.failover.windowMs} ms`,
         ],
         [
           'packages',
@@ -376,7 +379,9 @@ const METHOD = `## How it is measured
 - **Closed loop**: C calls always in flight (C = 1, 16, 64, 256). **Open loop**: calls are due at a fixed
   rate; latency is measured from the *scheduled* send time, so a stall counts against latency (no
   coordinated omission).
-- Warm-up, then a bounded window; a call counts when it ends inside the window. Rounds run one after the
+- Warm-up, then a bounded window; a call counts when it ends inside the window. The warm-up lasts a minimum
+  time *and* a minimum number of calls (bounded in time): at 1 call in flight a short warm-up leaves V8 still
+  optimising the stack's code inside the window. Rounds run one after the
   other and the cases of a slot (same payload and C) rotate their order each round. Figures are the
   median over rounds with min–max. Percentiles come from hdr-histogram-js (JS build, 3 significant digits).
 - CPU per call: \`process.cpuUsage()\` (user + system) over the window ÷ calls, taken by each process itself.
