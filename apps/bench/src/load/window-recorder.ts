@@ -11,7 +11,7 @@ export interface WindowHooks {
   onKill?(): void;
 }
 
-/** When the window opens and closes, relative to the start of the load, plus the failover event. */
+/** When the window opens and closes, and (failover) when the kill comes, `killAfterMs` into the window. */
 export interface WindowPlan {
   /** The window opens once at least `warmupMs` passed and `warmupCalls` calls finished, or at `maxWarmupMs`. */
   readonly warmupMs: number;
@@ -74,6 +74,7 @@ export class WindowRecorder {
 
   /** Counts a call that finished during the warm-up (the loops call it instead of record()). */
   warmed(): void {
+    if (this.measuring || this.done) return;
     this.warmCalls++;
     if (this.warmTimeDone && this.warmCalls === this.plan.warmupCalls) this.open();
   }
