@@ -381,9 +381,9 @@ const METHOD = `## How it is measured
   coordinated omission).
 - Warm-up, then a bounded window; a call counts when it ends inside the window. The warm-up lasts a minimum
   time *and* a minimum number of calls (bounded in time): at 1 call in flight a short warm-up leaves V8 still
-  optimising the stack's code inside the window. Rounds run one after the
-  other and the cases of a slot (same payload and C) rotate their order each round. Figures are the
-  median over rounds with min–max. Percentiles come from hdr-histogram-js (JS build, 3 significant digits).
+  optimising the stack's code inside the window. Rounds run one after the other and the cases of a slot
+  (same payload and C) rotate their order each round. Figures are the median over rounds with min–max.
+  Percentiles come from hdr-histogram-js (JS build, 3 significant digits).
 - CPU per call: \`process.cpuUsage()\` (user + system) over the window ÷ calls, taken by each process itself.
 - Busy cores = CPU per call × calls/s for client and server. At 64 or more calls in flight, a sum near 1.0
   (of 2 cores) means the two processes took turns — the whole window of calls travels as one batch, so one
