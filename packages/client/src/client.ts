@@ -175,7 +175,8 @@ class RpcClient implements Client {
   ): Promise<unknown> {
     if (this.closed) return Promise.reject(new RpcError(Code.Unavailable, 'client closed'));
     const timeoutMs = options?.timeoutMs ?? this.timeoutMs;
-    let deadline = Date.now() + timeoutMs;
+    const now = Date.now();
+    let deadline = now + timeoutMs;
     if (options?.deadline !== undefined && options.deadline < deadline) deadline = options.deadline;
     const metadata = options?.metadata;
     if (metadata !== undefined) {
@@ -191,8 +192,9 @@ class RpcClient implements Client {
       const entry = this.methodEntry(service, method);
       const md = metadata === undefined ? undefined : { ...metadata };
       const conn = fast.tryGet();
+      // Sent at once: the clock read above still holds (one read per call, not two).
       if (conn !== undefined)
-        return this.sendOn(conn, entry, args, md, deadline, options?.signal, this.codec);
+        return this.sendOn(conn, entry, args, md, deadline, options?.signal, this.codec, now);
       return fast
         .get(options?.signal)
         .then((c) => this.sendOn(c, entry, args, md, deadline, options?.signal, this.codec));
@@ -310,7 +312,8 @@ class RpcClient implements Client {
   /** Picks an instance: discovered, not behind an open breaker or a connect backoff, not tried yet if possible. */
   private async pick(call: CallRequest, tried: readonly string[]): Promise<ServiceInstance> {
     const directory = this.directory as ServiceDirectory;
-    const remaining = (call.deadline ?? Date.now() + this.timeoutMs) - Date.now();
+    const now = Date.now();
+    const remaining = (call.deadline ?? now + this.timeoutMs) - now;
     const all = directory.peek(call.service) ?? (await directory.instances(call.service, remaining));
     const breakers = this.options.breakers;
     const usable = (i: ServiceInstance): boolean =>
@@ -355,8 +358,9 @@ class RpcClient implements Client {
     deadline: number | undefined,
     signal: AbortSignal | undefined,
     codec: Codec,
+    now: number = Date.now(),
   ): Promise<unknown> {
-    const timeoutMs = deadline === undefined ? this.timeoutMs : deadline - Date.now();
+    const timeoutMs = deadline === undefined ? this.timeoutMs : deadline - now;
     if (timeoutMs <= 0) {
       return Promise.reject(
         new RpcError(Code.DeadlineExceeded, 'deadline exceeded before the call was sent'),
@@ -379,7 +383,7 @@ class RpcClient implements Client {
       conn,
       codec,
       entry.responseSchema,
-      deadline ?? Date.now() + timeoutMs,
+      deadline ?? now + timeoutMs,
       signal,
     );
     exchange.rawMetadata = entry.raw;

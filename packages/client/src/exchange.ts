@@ -3,10 +3,18 @@ import type { Metadata, OutgoingFrame } from '@mini-rpc/protocol';
 import { Code, FrameType, RpcError } from '@mini-rpc/protocol';
 import type { ClientConnection, PendingCall } from './client-connection.js';
 
+let capturedResolve!: (value: unknown) => void;
+let capturedReject!: (error: RpcError) => void;
+const captureSettlers = (resolve: (value: unknown) => void, reject: (error: RpcError) => void): void => {
+  capturedResolve = resolve;
+  capturedReject = reject;
+};
+
 /**
  * One request/response exchange on one connection. It is its own request frame (`OutgoingFrame`), its own
  * abort listener (`handleEvent`), and has no timer of its own: the client's deadline sweep
- * (`DeadlineSweep`) expires it. A call allocates this object and its promise, and no closures or timers.
+ * (`DeadlineSweep`) expires it. A call allocates this object and its promise (with the promise's two settle functions), and no closures
+ * or timers of its own.
  */
 export class Exchange implements PendingCall, OutgoingFrame {
   readonly type = FrameType.Request;
@@ -42,10 +50,10 @@ export class Exchange implements PendingCall, OutgoingFrame {
     this.codec = codec.id;
     this.responseSchema = responseSchema;
     this.signal = signal;
-    this.promise = new Promise<unknown>((resolve, reject) => {
-      this.onResolve = resolve;
-      this.onReject = reject;
-    });
+    // One shared executor instead of a closure per call: it runs synchronously and hands over the functions.
+    this.promise = new Promise<unknown>(captureSettlers);
+    this.onResolve = capturedResolve;
+    this.onReject = capturedReject;
     this.deadline = deadline;
     signal?.addEventListener('abort', this);
   }
