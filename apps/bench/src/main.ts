@@ -37,7 +37,7 @@ async function measure(): Promise<LatestResults> {
     ...(args.quick ? QUICK : FULL),
     ...(args.rounds === undefined ? {} : { rounds: args.rounds }),
   };
-  const all = buildCases(settings);
+  const all = buildCases(settings, args.openRate);
   const cases =
     args.only.length === 0 ? all : all.filter((c) => args.only.some((o) => c.id.toLowerCase().includes(o)));
   installChildCleanup();
@@ -83,7 +83,7 @@ async function measure(): Promise<LatestResults> {
 }
 
 if (args.list) {
-  for (const c of buildCases(FULL)) console.log(c.id);
+  for (const c of buildCases(FULL, args.openRate)) console.log(c.id);
   process.exit(0);
 }
 const latestFile = `${outDir}/results/latest.json`;

@@ -17,6 +17,14 @@ describe('parseBenchArgs', () => {
     expect(() => parseBenchArgs(['--node-flag=trace-gc'])).toThrow(/unknown flag/);
   });
 
+  it('reads a fixed open-loop rate and refuses one that is not a positive integer', () => {
+    expect(parseBenchArgs([]).openRate).toBeUndefined();
+    expect(parseBenchArgs(['--open-rate=190000']).openRate).toBe(190_000);
+    for (const bad of ['--open-rate=0', '--open-rate=1.5', '--open-rate=abc', '--open-rate=']) {
+      expect(() => parseBenchArgs([bad]), bad).toThrow(/--open-rate must be/);
+    }
+  });
+
   it('refuses an unknown flag and an out-of-range round count', () => {
     expect(() => parseBenchArgs(['--qiuck'])).toThrow(/unknown flag --qiuck/);
     expect(() => parseBenchArgs(['--rounds=0'])).toThrow(TypeError);

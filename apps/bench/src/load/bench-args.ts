@@ -18,6 +18,11 @@ export interface BenchArgs {
   readonly render: boolean;
   /** `--node-flag=<flag>` (repeatable): extra Node/V8 flags for the server and client processes, e.g. `--trace-gc`. */
   readonly nodeFlags: readonly string[];
+  /**
+   * `--open-rate=N`: the open-loop cases run at N calls/s (one case per stack, `… open @N/s`) instead of at half
+   * of a measured maximum; for latency at a load of your choosing. The issue's open-loop target is not judged.
+   */
+  readonly openRate: number | undefined;
 }
 
 /** Parses the flags; throws a TypeError naming an unknown flag (so a typo never silently runs everything). */
@@ -31,6 +36,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   let out: string | undefined;
   let render = false;
   const nodeFlags: string[] = [];
+  let openRate: number | undefined;
   for (const arg of argv) {
     if (arg === '--') continue;
     if (arg === '--quick') quick = true;
@@ -46,14 +52,18 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
         .split(',')
         .map((s) => s.trim().toLowerCase())
         .filter(Boolean);
-    else if (arg.startsWith('--rounds=')) {
+    else if (arg.startsWith('--open-rate=')) {
+      openRate = Number(arg.slice(12));
+      if (!Number.isInteger(openRate) || openRate < 1 || openRate > 10_000_000)
+        throw new TypeError(`--open-rate must be an integer of calls/s in 1…10,000,000, got ${arg}`);
+    } else if (arg.startsWith('--rounds=')) {
       rounds = Number(arg.slice(9));
       if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20)
         throw new TypeError(`--rounds must be 1…20, got ${arg}`);
     } else
       throw new TypeError(
-        `unknown flag ${arg} (known: --quick --only=<substr,…> --rounds=N --skip-micro --cpu-prof --list --render --out=<dir> --node-flag=--<flag>)`,
+        `unknown flag ${arg} (known: --quick --only=<substr,…> --rounds=N --open-rate=N --skip-micro --cpu-prof --list --render --out=<dir> --node-flag=--<flag>)`,
       );
   }
-  return { quick, only, rounds, skipMicro, cpuProf, list, out, render, nodeFlags };
+  return { quick, only, rounds, skipMicro, cpuProf, list, out, render, nodeFlags, openRate };
 }

@@ -124,7 +124,26 @@ function compareCases(s: SuiteSettings): CaseSpec[] {
   return cases;
 }
 
-function openCases(s: SuiteSettings): CaseSpec[] {
+/** Open loop at a fixed rate (`--open-rate`): one case per stack, nothing derived from other cases. */
+function fixedRateOpenCases(s: SuiteSettings, rate: number): CaseSpec[] {
+  return STACKS.map((stack) => {
+    const codec = DEFAULT_CODEC[stack];
+    return {
+      id: `${stackLabel(stack, codec)} 64B open @${rate}/s`,
+      group: 'open',
+      slot: 'open fixed',
+      servers: [{ stack }],
+      client: {
+        ...client(s, stack, codec, 'bytes', 64, 1),
+        mode: { kind: 'open', rate, maxOutstanding: MAX_OUTSTANDING },
+        ...(stack === 'http' ? { connections: HTTP_MAX_CONNECTIONS } : {}),
+      },
+    };
+  });
+}
+
+function openCases(s: SuiteSettings, openRate: number | undefined): CaseSpec[] {
+  if (openRate !== undefined) return fixedRateOpenCases(s, openRate);
   const cases: CaseSpec[] = [];
   for (const rule of ['half-own-max', 'half-slowest-max'] as const) {
     for (const stack of STACKS) {
@@ -215,6 +234,6 @@ function scenarioCases(s: SuiteSettings): CaseSpec[] {
 }
 
 /** Every case, in run order within a round: comparison, open loop (needs its rates), then scenarios. */
-export function buildCases(settings: SuiteSettings): CaseSpec[] {
-  return [...compareCases(settings), ...openCases(settings), ...scenarioCases(settings)];
+export function buildCases(settings: SuiteSettings, openRate?: number): CaseSpec[] {
+  return [...compareCases(settings), ...openCases(settings, openRate), ...scenarioCases(settings)];
 }

@@ -23,6 +23,21 @@ describe('buildCases', () => {
       expect(byId(id).group).toBe('compare');
     }
   });
+
+  it('with a fixed open-loop rate, has one open case per stack at that rate and no derived ones', () => {
+    const open = buildCases(QUICK, 190_000).filter((c) => c.group === 'open');
+    expect(open.map((c) => c.id)).toEqual([
+      'bare 64B open @190000/s',
+      'mini-rpc msgpack 64B open @190000/s',
+      'grpc 64B open @190000/s',
+      'http 64B open @190000/s',
+    ]);
+    for (const c of open) {
+      expect(c.rateFrom).toBeUndefined();
+      expect(c.client.mode).toEqual({ kind: 'open', rate: 190_000, maxOutstanding: 1_000 });
+    }
+    expect(cases.filter((c) => c.group === 'open').every((c) => c.rateFrom !== undefined)).toBe(true);
+  });
 });
 
 describe('roundOrder', () => {

@@ -91,7 +91,7 @@ export async function runSuite(
     for (const spec of roundOrder(runnable, round - 1)) {
       n++;
       let client: Omit<ClientSpec, 'ports'> = spec.client;
-      if (spec.client.mode.kind === 'open') {
+      if (spec.client.mode.kind === 'open' && spec.rateFrom !== undefined) {
         client = { ...client, mode: { ...spec.client.mode, rate: resolveRate(spec, runnable, done) } };
       }
       const head = `[${n}/${total}] round ${round}/${settings.rounds} ${spec.id}`;

@@ -132,9 +132,13 @@ function openSection(results: readonly CaseResult[]): string {
   if (rows.length === 0) return '';
   return [
     '## Open loop (fixed arrival rate, latency from the scheduled send time)\n',
-    "The rate is set from the closed-loop results of the same round: half of the stack's own best calls/s at 64 B, " +
-      "or half of the slowest stack's best (the same rate for every stack). The generator's own lateness (send lag) is " +
-      'part of the latency; the client polls the event loop between close sends, so its CPU per call is not shown here.\n',
+    `${
+      rows.every((r) => r.mode.kind === 'open' && r.mode.rate > 0)
+        ? 'The rate was fixed on the command line (`--open-rate`), the same for every stack.'
+        : "The rate is set from the closed-loop results of the same round: half of the stack's own best calls/s " +
+          "at 64 B, or half of the slowest stack's best (the same rate for every stack)."
+    } The generator's own lateness (send lag) is part of the latency; the client polls the event loop between ` +
+      'close sends, so its CPU per call is not shown here.\n',
     table(
       [
         'case',
