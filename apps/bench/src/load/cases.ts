@@ -124,43 +124,34 @@ function compareCases(s: SuiteSettings): CaseSpec[] {
   return cases;
 }
 
-/** Open loop at a fixed rate (`--open-rate`): one case per stack, nothing derived from other cases. */
-function fixedRateOpenCases(s: SuiteSettings, rate: number): CaseSpec[] {
-  return STACKS.map((stack) => {
-    const codec = DEFAULT_CODEC[stack];
-    return {
-      id: `${stackLabel(stack, codec)} 64B open @${rate}/s`,
-      group: 'open',
-      slot: 'open fixed',
-      servers: [{ stack }],
-      client: {
-        ...client(s, stack, codec, 'bytes', 64, 1),
-        mode: { kind: 'open', rate, maxOutstanding: MAX_OUTSTANDING },
-        ...(stack === 'http' ? { connections: HTTP_MAX_CONNECTIONS } : {}),
-      },
-    };
-  });
+/** One open-loop case of a stack at 64 B; `rate` 0 means "set by `rateFrom` from the round's results". */
+function openCase(s: SuiteSettings, stack: StackName, label: string, slot: string, rate: number): CaseSpec {
+  const codec = DEFAULT_CODEC[stack];
+  return {
+    id: `${stackLabel(stack, codec)} 64B open @${label}`,
+    group: 'open',
+    slot,
+    servers: [{ stack }],
+    client: {
+      ...client(s, stack, codec, 'bytes', 64, 1),
+      mode: { kind: 'open', rate, maxOutstanding: MAX_OUTSTANDING },
+      ...(stack === 'http' ? { connections: HTTP_MAX_CONNECTIONS } : {}),
+    },
+  };
 }
 
+/**
+ * Open loop at half of each stack's own best closed-loop rate and at half of the slowest stack's; or, with
+ * `--open-rate`, one case per stack at that fixed rate, derived from nothing.
+ */
 function openCases(s: SuiteSettings, openRate: number | undefined): CaseSpec[] {
-  if (openRate !== undefined) return fixedRateOpenCases(s, openRate);
+  if (openRate !== undefined)
+    return STACKS.map((stack) => openCase(s, stack, `${openRate}/s`, 'open fixed', openRate));
   const cases: CaseSpec[] = [];
   for (const rule of ['half-own-max', 'half-slowest-max'] as const) {
+    const label = rule === 'half-own-max' ? '½ own max' : '½ slowest max';
     for (const stack of STACKS) {
-      const codec = DEFAULT_CODEC[stack];
-      const label = rule === 'half-own-max' ? '½ own max' : '½ slowest max';
-      cases.push({
-        id: `${stackLabel(stack, codec)} 64B open @${label}`,
-        group: 'open',
-        slot: `open ${rule}`,
-        servers: [{ stack }],
-        client: {
-          ...client(s, stack, codec, 'bytes', 64, 1),
-          mode: { kind: 'open', rate: 0, maxOutstanding: MAX_OUTSTANDING },
-          ...(stack === 'http' ? { connections: HTTP_MAX_CONNECTIONS } : {}),
-        },
-        rateFrom: { rule, fraction: 0.5 },
-      });
+      cases.push({ ...openCase(s, stack, label, `open ${rule}`, 0), rateFrom: { rule, fraction: 0.5 } });
     }
   }
   return cases;
