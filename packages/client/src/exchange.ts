@@ -13,8 +13,8 @@ const captureSettlers = (resolve: (value: unknown) => void, reject: (error: RpcE
 /**
  * One request/response exchange on one connection. It is its own request frame (`OutgoingFrame`), its own
  * abort listener (`handleEvent`), and has no timer of its own: the client's deadline sweep
- * (`DeadlineSweep`) expires it. A call allocates this object and its promise (with the promise's two settle functions), and no closures
- * or timers of its own.
+ * (`DeadlineSweep`) expires it. A call allocates this object and its promise (with the promise's two settle
+ * functions), and no closures or timers of its own.
  */
 export class Exchange implements PendingCall, OutgoingFrame {
   readonly type = FrameType.Request;

@@ -1,5 +1,5 @@
 import type { ServerContext, ServerMiddleware, ServerNext } from '@mini-rpc/protocol';
-import { Code, RpcError } from '@mini-rpc/protocol';
+import { Code, isThenable, RpcError } from '@mini-rpc/protocol';
 import type { Identity, TokenVerifier } from './identity.js';
 
 /** Options for {@link auth}. */
@@ -70,6 +70,3 @@ export function auth(options: AuthOptions): ServerMiddleware {
     return next();
   };
 }
-
-const isThenable = (v: unknown): v is PromiseLike<unknown> =>
-  v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';

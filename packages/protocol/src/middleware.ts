@@ -39,3 +39,12 @@ export type ServerNext = () => Promise<void>;
  * ```
  */
 export type ServerMiddleware = (ctx: ServerContext, next: ServerNext) => Promise<void>;
+
+/**
+ * Whether a handler's, middleware's or verifier's result is a promise or another thenable (an object or
+ * function with a `then` method), which must be awaited, as opposed to a plain value to use at once.
+ */
+export const isThenable = (v: unknown): v is PromiseLike<unknown> =>
+  v !== null &&
+  (typeof v === 'object' || typeof v === 'function') &&
+  typeof (v as { then?: unknown }).then === 'function';

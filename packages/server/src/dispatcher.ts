@@ -1,6 +1,6 @@
 import type { Codec, CodecSchema } from '@mini-rpc/codec';
 import type { Frame, Metadata, RequestMap, ServerMiddleware } from '@mini-rpc/protocol';
-import { Code, FrameType, MetadataKey, RESERVED_PREFIX, RpcError } from '@mini-rpc/protocol';
+import { Code, FrameType, isThenable, MetadataKey, RESERVED_PREFIX, RpcError } from '@mini-rpc/protocol';
 import type { Connection } from '@mini-rpc/transport';
 import { CallContext } from './call-context.js';
 import { runChain } from './chain.js';
@@ -29,11 +29,6 @@ interface ResolvedMethod {
 const NOT_RUN: Metadata = { [MetadataKey.NotRun]: '1' };
 
 const RESOLVED = Promise.resolve();
-
-const isThenable = (v: unknown): v is PromiseLike<unknown> =>
-  v !== null &&
-  (typeof v === 'object' || typeof v === 'function') &&
-  typeof (v as { then?: unknown }).then === 'function';
 
 /**
  * Turns Request and Cancel frames into handler calls and answers: method lookup, limits, decoding, the

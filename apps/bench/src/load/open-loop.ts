@@ -44,7 +44,7 @@ export function runOpenLoop(
           if (inWindow) {
             const end = performance.now();
             recorder.record(end - due, undefined, end);
-          } else if (!recorder.measuring) recorder.warmed();
+          } else recorder.warmed();
           finishIfIdle();
         },
         (err: unknown) => {
@@ -52,7 +52,7 @@ export function runOpenLoop(
           if (inWindow) {
             const end = performance.now();
             recorder.record(end - due, err ?? new Error('rejected'), end);
-          } else if (!recorder.measuring) recorder.warmed();
+          } else recorder.warmed();
           finishIfIdle();
         },
       );
