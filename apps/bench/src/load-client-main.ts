@@ -40,6 +40,9 @@ async function run(spec: ClientSpec): Promise<ClientReport> {
           : { killAfterMs: spec.killAt.afterMs, eventMs: spec.eventMs ?? 1_000 }),
       },
       {
+        // The parent answers each with a snapshot of the servers, as at the window's edges: IPC writes go
+        // through the same stream code as the calls' sockets, and V8 must have seen both before the window.
+        onWarmupTick: () => send({ type: 'warming' }),
         onWindowStart: () => send({ type: 'window-start' }),
         onWindowEnd: () => send({ type: 'window-end' }),
         onKill: () => send({ type: 'kill', index: spec.killAt?.index ?? 0 }),

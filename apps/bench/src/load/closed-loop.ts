@@ -22,10 +22,9 @@ export async function runClosedLoop(
       } catch (err) {
         error = err ?? new Error('rejected');
       }
-      if (recorder.measuring) {
-        const end = performance.now();
-        recorder.record(end - start, error, end);
-      } else recorder.warmed();
+      // Every call, warm-up included: the recorder places it by its end (see WindowRecorder).
+      const end = performance.now();
+      recorder.record(end - start, error, end, end);
       // A call that fails at once must not spin on microtasks and starve timers and I/O.
       if (error !== undefined) await nextTurn();
     }

@@ -31,28 +31,26 @@ export function runOpenLoop(
   let outstanding = 0;
   let dropped = 0;
   let sending = true;
-  const lag = createLatencyHistogram();
+  // Send lag before, in and after the window, filed like the calls; only the window's is reported.
+  const lags = [createLatencyHistogram(), createLatencyHistogram(), createLatencyHistogram()] as const;
   return new Promise((resolve) => {
     const finishIfIdle = (): void => {
-      if (!sending && outstanding === 0) resolve({ dropped, sendLag: lag.summary() });
+      if (!sending && outstanding === 0) resolve({ dropped, sendLag: lags[1].summary() });
     };
-    const send = (due: number, inWindow: boolean): void => {
+    const send = (due: number): void => {
       outstanding++;
+      // Every call, warm-up included: the recorder places it by its due time (see WindowRecorder).
       driver.call().then(
         () => {
           outstanding--;
-          if (inWindow) {
-            const end = performance.now();
-            recorder.record(end - due, undefined, end);
-          } else recorder.warmed();
+          const end = performance.now();
+          recorder.record(end - due, undefined, due, end);
           finishIfIdle();
         },
         (err: unknown) => {
           outstanding--;
-          if (inWindow) {
-            const end = performance.now();
-            recorder.record(end - due, err ?? new Error('rejected'), end);
-          } else recorder.warmed();
+          const end = performance.now();
+          recorder.record(end - due, err ?? new Error('rejected'), due, end);
           finishIfIdle();
         },
       );
@@ -66,8 +64,8 @@ export function runOpenLoop(
           if (recorder.measuring) dropped++;
           continue;
         }
-        if (recorder.measuring) lag.recordMs(now - due);
-        send(due, recorder.measuring);
+        lags[recorder.slot(due)].recordMs(now - due);
+        send(due);
       }
       if (recorder.done) {
         sending = false;

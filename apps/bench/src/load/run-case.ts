@@ -50,7 +50,7 @@ function drive(
   client: ChildProcess,
   servers: readonly ChildProcess[],
   spec: ClientSpec,
-  onWindow: (edge: 'start' | 'end') => void,
+  onWindow: (edge: 'warming' | 'start' | 'end') => void,
 ): Promise<ClientReport> {
   const budgetMs = Math.max(spec.warmupMs, spec.maxWarmupMs) + spec.windowMs + 20_000;
   return new Promise((resolve, reject) => {
@@ -59,7 +59,8 @@ function drive(
       budgetMs,
     );
     client.on('message', (m: ChildMessage) => {
-      if (m.type === 'window-start') onWindow('start');
+      if (m.type === 'warming') onWindow('warming');
+      else if (m.type === 'window-start') onWindow('start');
       else if (m.type === 'window-end') onWindow('end');
       else if (m.type === 'kill') servers[m.index as number]?.kill('SIGKILL');
       else if (m.type === 'result') {
@@ -105,6 +106,8 @@ export async function runCase(
     let ticks1: CpuTicks | undefined;
     const report = await drive(clientProc, servers, { ...client, ports }, (edge) => {
       const taken = Promise.all(servers.map(snapshot));
+      // Warm-up snapshots are dropped: they only exercise the servers' IPC code (see load-client-main).
+      if (edge === 'warming') return;
       if (edge === 'start') {
         start = taken;
         ticks0 = readCpuTicks();

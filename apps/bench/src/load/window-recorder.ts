@@ -5,6 +5,11 @@ import { createLatencyHistogram } from './histogram.js';
 
 /** Hooks the client process gives the recorder: tell the parent when the window opens, closes, or a kill is due. */
 export interface WindowHooks {
+  /**
+   * Called every {@link WARMUP_TICK_MS} of the warm-up: the client sends the parent the same kind of IPC
+   * message the window's edges send, so that this bookkeeping, too, is warm (see {@link WindowRecorder}).
+   */
+  onWarmupTick?(): void;
   onWindowStart(): void;
   onWindowEnd(): void;
   /** Failover: the moment to kill an instance has come. */
@@ -22,24 +27,42 @@ export interface WindowPlan {
   readonly eventMs?: number;
 }
 
+/** How often the warm-up checks whether it is done, and calls {@link WindowHooks.onWarmupTick}. */
+export const WARMUP_TICK_MS = 25;
+
+/** Where a call's time falls: before the window (warm-up), in it, or after it. */
+type Slot = 0 | 1 | 2;
+
 /**
- * Counts calls and records latencies only inside the measuring window, which opens after the warm-up (a
- * minimum time and a minimum number of finished calls, bounded in time) and closes `windowMs` later; the
- * actual opening and closing times bound the window. Also snapshots the client's CPU at both ends and, in
- * failover runs, splits the window into before / event / after.
+ * Counts calls and records latencies for the measuring window, which opens after the warm-up (a minimum time
+ * and a minimum number of finished calls, bounded in time) and closes `windowMs` later; the actual opening
+ * and closing times bound the window. Also snapshots the client's CPU at both ends and, in failover runs,
+ * splits the window into before / event / after.
+ *
+ * The loops hand every finished call to {@link record}, warm-up included, with the time that places it: its
+ * end (closed loop) or its due time (open loop). The recorder files it under the warm-up, the window or
+ * after, by comparing that time with the window's edges, and keeps only the window's figures. So the code
+ * that runs per call is the same before and in the window: a loop that took one branch in the warm-up and
+ * another once the window opened made V8 deoptimise and recompile the hot path just then, and the
+ * recompiles (on a background thread, on 2 cores) put millisecond stalls into the window's first 100–200 ms.
  */
 export class WindowRecorder {
   measuring = false;
   done = false;
-  calls = 0;
-  errors = 0;
+  /** Calls, errors and latencies per {@link Slot}; only the window's (1) are reported. */
+  private readonly callsIn: [number, number, number] = [0, 0, 0];
+  private readonly errorsIn: [number, number, number] = [0, 0, 0];
+  private readonly hists: readonly [LatencyHistogram, LatencyHistogram, LatencyHistogram] = [
+    createLatencyHistogram(),
+    createLatencyHistogram(),
+    createLatencyHistogram(),
+  ];
   readonly errorCodes: Record<string, number> = {};
   /** Up to 5 distinct error messages (digits masked) with their counts: what went wrong, not just the code. */
   readonly errorMessages: Record<string, number> = {};
-  private readonly hist: LatencyHistogram = createLatencyHistogram();
   private readonly eventHist: LatencyHistogram = createLatencyHistogram();
-  private startedAt = 0;
-  private endedAt = 0;
+  private startedAt = Number.POSITIVE_INFINITY;
+  private endedAt = Number.POSITIVE_INFINITY;
   private cpuStart = 0;
   private cpuEnd = 0;
   private killAt = Number.POSITIVE_INFINITY;
@@ -52,31 +75,52 @@ export class WindowRecorder {
   private readonly plan: WindowPlan;
   private readonly split: boolean;
 
-  private warmCalls = 0;
   private warmTimeDone = false;
+  private warmupTimer: NodeJS.Timeout | undefined;
   private readonly hooks: WindowHooks;
 
   constructor(plan: WindowPlan, hooks: WindowHooks) {
     this.plan = plan;
     this.hooks = hooks;
     this.split = plan.killAfterMs !== undefined;
+    this.unfreezeFields();
+    const warmupCalls = plan.warmupCalls ?? 0;
     this.timers.push(
       setTimeout(() => {
         this.warmTimeDone = true;
-        if (this.warmCalls >= (plan.warmupCalls ?? 0)) this.open();
+        if (this.warmupCalls >= warmupCalls) this.open();
       }, plan.warmupMs),
     );
+    // The call count is polled, not checked per call: the per-call code must not branch on it (see above).
+    // A new timer each time, not an interval: Node's timer code must have seen timers, not only the loops'
+    // immediates, before the window's own timers come.
+    const tick = (): void => {
+      if (this.measuring || this.done) return;
+      this.hooks.onWarmupTick?.();
+      if (this.warmTimeDone && this.warmupCalls >= warmupCalls) this.open();
+      else this.warmupTimer = setTimeout(tick, WARMUP_TICK_MS);
+    };
+    this.warmupTimer = setTimeout(tick, WARMUP_TICK_MS);
     // However slow the stack, the window opens by maxWarmupMs: every run stays bounded in time.
-    if ((plan.warmupCalls ?? 0) > 0) {
+    if (warmupCalls > 0) {
       this.timers.push(setTimeout(() => this.open(), Math.max(plan.warmupMs, plan.maxWarmupMs ?? 0)));
     }
   }
 
-  /** Counts a call that finished during the warm-up (the loops call it instead of record()). */
-  warmed(): void {
-    if (this.measuring || this.done) return;
-    this.warmCalls++;
-    if (this.warmTimeDone && this.warmCalls === this.plan.warmupCalls) this.open();
+  /**
+   * Writes every field that changes later with values of each kind it will hold, then back. V8 compiles a
+   * field that still has its first value into the hot code as a constant, and a field's first fraction
+   * changes the object's hidden class; either way, the first write of the window (when it opens, or the kill)
+   * would throw the optimised per-call code away just then. Here it happens before any code is optimised.
+   */
+  private unfreezeFields(): void {
+    this.measuring = this.done = this.warmTimeDone = true;
+    this.measuring = this.done = this.warmTimeDone = false;
+    this.startedAt = this.endedAt = this.killAt = this.eventEnd = this.cpuStart = this.cpuEnd = 0.5;
+    this.cpuStart = this.cpuEnd = 0;
+    this.startedAt = this.endedAt = this.killAt = this.eventEnd = Number.POSITIVE_INFINITY;
+    this.beforeCalls = this.eventCalls = this.eventErrors = this.afterCalls = 1;
+    this.beforeCalls = this.eventCalls = this.eventErrors = this.afterCalls = 0;
   }
 
   private open(): void {
@@ -108,20 +152,42 @@ export class WindowRecorder {
     }
   }
 
-  /** Calls that finished during the warm-up. */
+  /** Calls of the warm-up, failed ones included (placed by the time their loop gave). */
   get warmupCalls(): number {
-    return this.warmCalls;
+    return this.callsIn[0] + this.errorsIn[0];
   }
 
-  /** Records one finished call that belongs to the window; `now` is when it ended (`performance.now()`). */
-  record(latencyMs: number, error: unknown, now: number): void {
+  /** Calls of the window that succeeded. */
+  get calls(): number {
+    return this.callsIn[1];
+  }
+
+  /** Calls of the window that failed. */
+  get errors(): number {
+    return this.errorsIn[1];
+  }
+
+  /**
+   * Where time `at` (`performance.now()`) falls: 0 before the window, 1 in it, 2 after it. Computed, not
+   * branched on, so that the hot path takes the same branches before and in the window.
+   */
+  slot(at: number): Slot {
+    return ((at >= this.startedAt ? 1 : 0) + (at >= this.endedAt ? 1 : 0)) as Slot;
+  }
+
+  /**
+   * Records one finished call, warm-up included. `at` places it in the warm-up, the window or after it: the
+   * closed loop passes the call's end, the open loop its due time. `now` is when it ended.
+   */
+  record(latencyMs: number, error: unknown, at: number, now: number): void {
+    const slot = this.slot(at);
     // Only failover runs split the window; everyone else skips the comparisons.
     const split = this.split;
-    const inEvent = split && now >= this.killAt && now < this.eventEnd;
     if (error === undefined) {
-      this.calls++;
-      this.hist.recordMs(latencyMs);
-      if (!split) return;
+      this.callsIn[slot]++;
+      this.hists[slot].recordMs(latencyMs);
+      if (!split || slot !== 1) return;
+      const inEvent = now >= this.killAt && now < this.eventEnd;
       if (inEvent) {
         this.eventCalls++;
         this.eventHist.recordMs(latencyMs);
@@ -129,8 +195,9 @@ export class WindowRecorder {
       else this.afterCalls++;
       return;
     }
-    this.errors++;
-    if (inEvent) this.eventErrors++;
+    this.errorsIn[slot]++;
+    if (slot !== 1) return;
+    if (split && now >= this.killAt && now < this.eventEnd) this.eventErrors++;
     const code = errorCode(error);
     this.errorCodes[code] = (this.errorCodes[code] ?? 0) + 1;
     const text = `${code}: ${error instanceof Error ? error.message : String(error)}`
@@ -151,7 +218,7 @@ export class WindowRecorder {
   }
 
   latency(): LatencySummary {
-    return this.hist.summary();
+    return this.hists[1].summary();
   }
 
   /** Failover figures, when a kill was planned. */
@@ -169,6 +236,7 @@ export class WindowRecorder {
   }
 
   cancel(): void {
+    clearTimeout(this.warmupTimer);
     for (const t of this.timers) clearTimeout(t);
   }
 }
