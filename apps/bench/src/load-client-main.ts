@@ -1,5 +1,6 @@
 // A client process of the load bench: waits for a `run` message with a ClientSpec, connects to the
 // server process(es), checks one echo, drives closed- or open-loop load, and reports a ClientReport over IPC.
+import { availableParallelism } from 'node:os';
 import type { ClientReport, ClientSpec, LatencySummary } from './load/case-spec.js';
 import { runClosedLoop } from './load/closed-loop.js';
 import type { Driver } from './load/drivers/driver.js';
@@ -77,6 +78,7 @@ async function run(spec: ClientSpec): Promise<ClientReport> {
       callsPerSec: (calls * 1000) / recorder.windowMs,
       latency: recorder.latency(),
       clientCpuUsPerCall: calls > 0 ? recorder.clientCpuUs / calls : 0,
+      cores: availableParallelism(),
       ...(dropped === undefined ? {} : { dropped }),
       ...(offeredRate === undefined ? {} : { offeredRate }),
       ...(sendLag === undefined ? {} : { sendLag }),

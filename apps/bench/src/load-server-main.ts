@@ -1,5 +1,6 @@
 // A server process of the load bench: starts one echo server of the stack named in argv[2] (a ServerSpec
 // as JSON), reports its port over IPC, answers CPU/call snapshots, and exits when told or orphaned.
+import { availableParallelism } from 'node:os';
 import type { ServerSpec } from './load/case-spec.js';
 import type { BenchServer, CallCounter } from './load/servers/bench-server.js';
 
@@ -41,7 +42,7 @@ async function main(): Promise<void> {
       void server.close().finally(() => process.exit(0));
     }
   });
-  send({ type: 'listening', port: server.port });
+  send({ type: 'listening', port: server.port, cores: availableParallelism() });
 }
 
 main().catch((err: unknown) => {

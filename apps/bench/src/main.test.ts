@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -55,6 +55,35 @@ describe('pnpm bench -- --quick (smoke)', () => {
     expect(report).toContain('pnpm bench -- --quick');
     expect(report).toContain('](charts/throughput.svg)');
     expect(readFileSync(join(out, 'charts/throughput.svg'), 'utf8')).toMatch(/^<svg/);
+  }, 50_000);
+
+  it('pins the one-core cases: client and server see one core, and the report sets them beside two cores', () => {
+    const dir = join(out, 'one-core');
+    const run = spawnSync(
+      process.execPath,
+      [dist, '--quick', '--skip-micro', '--only=bare 64B C=1,mini-rpc msgpack 64B C=1', `--out=${dir}`],
+      { encoding: 'utf8', timeout: 45_000 },
+    );
+    expect(run.status, run.stderr).toBe(0);
+    const latest = JSON.parse(readFileSync(join(dir, 'results/latest.json'), 'utf8')) as {
+      results: CaseResult[];
+    };
+    // --only matches substrings: the C=16 cases come along, and are left out here.
+    const seen = latest.results
+      .filter((r) => !r.id.includes('C=16'))
+      .map((r) => [r.id, r.runs[0]?.cores, r.runs[0]?.serverCores]);
+    const all = availableParallelism();
+    expect(seen).toEqual([
+      ['bare 64B C=1', all, [all]],
+      ['mini-rpc msgpack 64B C=1', all, [all]],
+      ['bare 64B C=1 one core', 1, [1]],
+      ['mini-rpc msgpack 64B C=1 one core', 1, [1]],
+    ]);
+    for (const result of latest.results) expectSane(result.runs[0] as RunResult);
+    const report = readFileSync(join(dir, 'REPORT.md'), 'utf8');
+    expect(report).toContain('## 1 in flight on one core (client and server pinned to CPU 0 with taskset)');
+    expect(report).toContain('Every run checked that its client and server saw one core');
+    expect(report).toMatch(/\| mini-rpc msgpack \| [\d,]+ \| [\d,]+ \|/);
   }, 50_000);
 
   it('runs the open loop at a rate fixed with --open-rate and does not judge the issue target then', () => {

@@ -28,6 +28,7 @@ export function aggregate(
     mode: spec.client.mode,
     servers: spec.servers,
     client: spec.client,
+    ...(spec.cpus === undefined ? {} : { cpus: spec.cpus }),
     runs,
     ...outcome,
   };

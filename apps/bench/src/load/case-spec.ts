@@ -63,13 +63,18 @@ export interface CaseSpec {
   /** Unique, human-readable: `mini-rpc msgpack 64B closed C=64`. */
   readonly id: string;
   /** The table it belongs to in the report. */
-  readonly group: 'compare' | 'open' | 'pool' | 'balancer' | 'middleware' | 'failover';
+  readonly group: 'compare' | 'open' | 'pool' | 'balancer' | 'middleware' | 'failover' | 'one-core';
   /** Cases with the same slot are raced together: their order rotates from round to round. */
   readonly slot: string;
   readonly servers: readonly ServerSpec[];
   readonly client: Omit<ClientSpec, 'ports'>;
   /** Open-loop rate rule, resolved from closed-loop results of the same round just before the case runs. */
   readonly rateFrom?: { readonly rule: 'half-own-max' | 'half-slowest-max'; readonly fraction: number };
+  /**
+   * CPUs every process of the case is pinned to, as `taskset -c` takes them (`0`: client and server share
+   * one core). Linux only: without taskset the case is skipped.
+   */
+  readonly cpus?: string;
   /** Set when the case needs a package that is not built yet: the case is listed as skipped. */
   readonly needs?: readonly ('balancer' | 'middleware' | 'resilience' | 'registry')[];
 }
@@ -99,6 +104,8 @@ export interface ClientReport {
   readonly latency: LatencySummary;
   /** Client CPU (user + system) over the window ÷ completed calls, µs. */
   readonly clientCpuUsPerCall: number;
+  /** Cores the client process may run on (`os.availableParallelism()`, which follows its CPU affinity). */
+  readonly cores?: number;
   /** Open loop: sends skipped because `maxOutstanding` calls were already waiting. */
   readonly dropped?: number;
   /** Open loop: the arrival rate actually scheduled, calls/s. */
@@ -121,6 +128,8 @@ export interface RunResult extends ClientReport {
   readonly serverCpuUsPerCall: number;
   /** Calls each server instance served in the window (-1: killed, not known). */
   readonly perInstance: readonly number[];
+  /** Cores each server process may run on, as the client's `cores`. */
+  readonly serverCores?: readonly number[];
   /** Cores other processes of the machine kept busy during the window (Linux only): noise. */
   readonly otherBusyCores?: number;
 }
@@ -143,6 +152,8 @@ export interface CaseResult {
   readonly mode: LoadMode;
   readonly servers: readonly ServerSpec[];
   readonly client: Omit<ClientSpec, 'ports'>;
+  /** The CPUs its processes were pinned to (see {@link CaseSpec.cpus}). */
+  readonly cpus?: string;
   /** Why it did not run, when it did not. */
   readonly skipped?: string;
   /** `N run(s) failed: <first error>` when any run of the case failed (the others still count). */

@@ -157,6 +157,24 @@ function openCases(s: SuiteSettings, openRate: number | undefined): CaseSpec[] {
   return cases;
 }
 
+/**
+ * 64 B at 1 in flight again, with client and server pinned to one core (CPU 0). At 1 in flight each call
+ * wakes the other process twice; on this VM a wake-up that crosses vCPUs costs tens of µs (the idle vCPU has
+ * halted and the host must run it again), which the unpinned cases pay and these do not; in exchange, here
+ * client and server take turns on the one core. Set side by side, the two show that cost of the machine.
+ */
+function oneCoreCases(s: SuiteSettings): CaseSpec[] {
+  const slot = '64B C=1 one core';
+  return STACKS.map((stack) => ({
+    id: `${stackLabel(stack, DEFAULT_CODEC[stack])} ${slot}`,
+    group: 'one-core' as const,
+    slot,
+    servers: [{ stack }],
+    client: client(s, stack, DEFAULT_CODEC[stack], 'bytes', 64, 1),
+    cpus: '0',
+  }));
+}
+
 function scenarioCases(s: SuiteSettings): CaseSpec[] {
   const cases: CaseSpec[] = [];
   const c = 256;
@@ -224,7 +242,15 @@ function scenarioCases(s: SuiteSettings): CaseSpec[] {
   return cases;
 }
 
-/** Every case, in run order within a round: comparison, open loop (needs its rates), then scenarios. */
+/**
+ * Every case, in run order within a round: comparison, open loop (needs its rates), the one-core runs, then
+ * the scenarios.
+ */
 export function buildCases(settings: SuiteSettings, openRate?: number): CaseSpec[] {
-  return [...compareCases(settings), ...openCases(settings, openRate), ...scenarioCases(settings)];
+  return [
+    ...compareCases(settings),
+    ...openCases(settings, openRate),
+    ...oneCoreCases(settings),
+    ...scenarioCases(settings),
+  ];
 }

@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 /** Every child process still alive; killed on exit, on signals and on failure. */
 const live = new Set<ChildProcess>();
@@ -24,12 +25,27 @@ export function installChildCleanup(): void {
   }
 }
 
-/** Forks a Node entry with an IPC channel; its stdout/stderr go to ours. */
-export function forkChild(entry: string, args: readonly string[], execArgv: readonly string[]): ChildProcess {
+/** util-linux's `taskset`, when the machine has it (Linux): pins a process to CPUs from its start. */
+export const TASKSET: string | undefined = ['/usr/bin/taskset', '/bin/taskset'].find((p) => existsSync(p));
+
+/**
+ * Forks a Node entry with an IPC channel; its stdout/stderr go to ours. With `cpus` (a `taskset -c` list)
+ * the process and every thread it starts run only there: taskset sets the affinity and then execs Node,
+ * so the child's pid, signals and IPC channel are Node's own.
+ */
+export function forkChild(
+  entry: string,
+  args: readonly string[],
+  execArgv: readonly string[],
+  cpus?: string,
+): ChildProcess {
   installChildCleanup();
+  if (cpus !== undefined && TASKSET === undefined) throw new Error(`pinning to CPUs ${cpus} needs taskset`);
   const child = fork(entry, [...args], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    execArgv: [...execArgv],
+    ...(cpus === undefined || TASKSET === undefined
+      ? { execArgv: [...execArgv] }
+      : { execPath: TASKSET, execArgv: ['-c', cpus, process.execPath, ...execArgv] }),
   });
   live.add(child);
   child.once('exit', () => live.delete(child));

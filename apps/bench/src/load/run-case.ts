@@ -91,14 +91,15 @@ export async function runCase(
   options: RunOptions,
 ): Promise<RunResult> {
   const servers = spec.servers.map((s) =>
-    forkChild(`${options.distDir}/load-server-main.js`, [JSON.stringify(s)], options.execArgv),
+    forkChild(`${options.distDir}/load-server-main.js`, [JSON.stringify(s)], options.execArgv, spec.cpus),
   );
-  const clientProc = forkChild(`${options.distDir}/load-client-main.js`, [], options.execArgv);
+  const clientProc = forkChild(`${options.distDir}/load-client-main.js`, [], options.execArgv, spec.cpus);
   try {
     const ready = waitFor(clientProc, 'ready', 15_000, 'client');
-    const ports = await Promise.all(
-      servers.map(async (s, i) => (await waitFor(s, 'listening', 15_000, `server ${i}`)).port as number),
+    const listening = await Promise.all(
+      servers.map((s, i) => waitFor(s, 'listening', 15_000, `server ${i}`)),
     );
+    const ports = listening.map((m) => m.port as number);
     await ready;
     let start: Promise<(Snapshot | undefined)[]> = Promise.resolve([]);
     let end: Promise<(Snapshot | undefined)[]> = Promise.resolve([]);
@@ -138,6 +139,7 @@ export async function runCase(
       round,
       serverCpuUsPerCall: served > 0 ? cpuUs / served : 0,
       perInstance,
+      serverCores: listening.map((m) => m.cores as number),
       ...(others === undefined ? {} : { otherBusyCores: others }),
     };
   } finally {

@@ -38,6 +38,21 @@ describe('buildCases', () => {
     }
     expect(cases.filter((c) => c.group === 'open').every((c) => c.rateFrom !== undefined)).toBe(true);
   });
+
+  it('runs 64 B at 1 in flight once more per stack with every process pinned to CPU 0, and only those', () => {
+    const pinned = cases.filter((c) => c.cpus !== undefined);
+    expect(pinned.map((c) => [c.id, c.group, c.cpus])).toEqual([
+      ['bare 64B C=1 one core', 'one-core', '0'],
+      ['mini-rpc msgpack 64B C=1 one core', 'one-core', '0'],
+      ['grpc 64B C=1 one core', 'one-core', '0'],
+      ['http 64B C=1 one core', 'one-core', '0'],
+    ]);
+    for (const c of pinned) {
+      const twoCores = byId(c.id.replace(/ one core$/, ''));
+      expect(c.client).toEqual(twoCores.client);
+      expect(c.servers).toEqual(twoCores.servers);
+    }
+  });
 });
 
 describe('roundOrder', () => {

@@ -1,6 +1,7 @@
 import { aggregate } from './aggregate.js';
 import type { CaseResult, CaseSpec, ClientSpec, RunResult } from './case-spec.js';
 import type { SuiteSettings } from './cases.js';
+import { TASKSET } from './child.js';
 import type { QuietGate } from './machine-load.js';
 import { waitForQuiet } from './machine-load.js';
 import { missingPackage } from './optional.js';
@@ -81,6 +82,9 @@ export async function runSuite(
     runs.set(c.id, []);
     const missing = c.needs === undefined ? undefined : await missingPackage(c.needs);
     if (missing !== undefined) skipped.set(c.id, `@mini-rpc/${missing} is not built yet`);
+    else if (c.cpus !== undefined && TASKSET === undefined) {
+      skipped.set(c.id, 'pinning processes to a core needs taskset (Linux)');
+    }
   }
   const runnable = cases.filter((c) => !skipped.has(c.id));
   const total = runnable.length * settings.rounds;

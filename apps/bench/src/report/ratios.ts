@@ -77,6 +77,7 @@ export function targetRows(results: readonly CaseResult[], micro: MicroResults |
   const calls = (r: RunResult): number => r.callsPerSec;
   const rpc1 = byId(results, 'mini-rpc msgpack 64B C=1');
   const rpc64 = byId(results, 'mini-rpc msgpack 64B C=64');
+  const rpc1Pinned = byId(results, 'mini-rpc msgpack 64B C=1 one core');
   out.push(
     ...rows(
       'mini-rpc ÷ bare echo, calls/s, msgpack 64 B, 1 in flight',
@@ -91,6 +92,19 @@ export function targetRows(results: readonly CaseResult[], micro: MicroResults |
       { op: '≤', value: 200, source: 'issue 3' },
       { op: '≤', value: 150, source: 'issue 7' },
     ]),
+    // The same two figures with client and server pinned to one core: without the VM's cross-vCPU wake-ups.
+    ...rows(
+      'mini-rpc ÷ bare echo, calls/s, msgpack 64 B, 1 in flight, client and server on one core',
+      pairedRatio(rpc1Pinned, byId(results, 'bare 64B C=1 one core'), calls),
+      'ratio',
+      [],
+    ),
+    ...rows(
+      'mini-rpc p99, msgpack 64 B, 1 in flight, client and server on one core',
+      p99Of(rpc1Pinned),
+      'µs',
+      [],
+    ),
     ...rows(
       'mini-rpc ÷ bare echo, calls/s, msgpack 64 B, 64 in flight',
       pairedRatio(rpc64, byId(results, 'bare 64B C=64'), calls),

@@ -175,6 +175,47 @@ function openSection(results: readonly CaseResult[]): string {
   ].join('\n');
 }
 
+/** The 1-in-flight cases pinned to one core, set beside the same cases on two cores. */
+function oneCoreSection(results: readonly CaseResult[]): string {
+  const rows = results.filter((r) => r.group === 'one-core');
+  if (rows.length === 0) return '';
+  const twoCores = (r: CaseResult): CaseResult | undefined =>
+    results.find((x) => x.group === 'compare' && x.id === r.id.replace(/ one core$/, ''));
+  const notPinned = rows.filter((r) =>
+    r.runs.some((x) => x.cores !== 1 || (x.serverCores ?? []).some((c) => c !== 1)),
+  );
+  return [
+    `## 1 in flight on one core (client and server pinned to CPU ${rows[0]?.cpus ?? '?'} with taskset)\n`,
+    'At 1 in flight every call wakes the server and then the client. In the comparison above the two ' +
+      'processes run on different vCPUs, and on a VM a wake-up that crosses vCPUs waits until the host runs ' +
+      'the halted vCPU again. Here every process of the case is pinned to one core: no wake-up crosses ' +
+      'vCPUs, but client and server no longer run at the same time, so a call costs the CPU of both sides ' +
+      'in turn. Stacks that spend little CPU per call gain; those that spend much lose.\n',
+    notPinned.length === 0
+      ? 'Every run checked that its client and server saw one core (`os.availableParallelism()`).\n'
+      : `**Not pinned as asked** (a process saw more than one core): ${notPinned.map((r) => r.id).join(', ')}.\n`,
+    table(
+      ['stack', 'calls/s, two cores', 'calls/s, one core', 'p99 µs, two cores', 'p99 µs, one core'],
+      rows.map((r) => {
+        const two = twoCores(r);
+        return [
+          stackLabel(r.stack, r.codec),
+          cell(two?.callsPerSec, int),
+          cell(r.callsPerSec, int),
+          range(two?.p99, us),
+          range(r.p99, us),
+        ];
+      }),
+    ),
+    '',
+    table(
+      LATENCY_HEAD,
+      rows.map((r) => latencyRow(r.id, r)),
+    ),
+    '',
+  ].join('\n');
+}
+
 function scenarioSection(results: readonly CaseResult[]): string {
   const out: string[] = [];
   const pool = results.filter((r) => r.group === 'pool');
@@ -398,6 +439,12 @@ const METHOD = `## How it is measured
 - At 1 in flight a call is two wake-ups of an idle process. On a VM an idle vCPU halts and takes tens of µs
   to wake, so a C=1 run on an otherwise idle machine can be *slower* than one beside a busy process (whose
   vCPU never halts). Rounds pair the stacks under similar conditions; read the C=1 ratios with "others busy".
+  The one-core table runs the same cases with both processes pinned to one CPU, where no wake-up crosses
+  vCPUs (and the two sides' CPU per call adds up).
+- The loops hand the recorder every call, warm-up included, and it files each by time (its end, or in the
+  open loop its due time), so the per-call code is the same before and in the window. Code that branched on
+  "window open" made V8 deoptimise and recompile the hot path when the window opened, which put millisecond
+  stalls into its first 100–200 ms.
 - Stacks: **bare** = node:net with u32 length-prefixed frames, batched like mini-rpc's transport (the frames
   of one event-loop turn in one write, flushed on setImmediate, and a batch of 16 frames or 256 KiB written at
   once) — the ceiling; **bare uncapped batch** = the same without the 16-frame cap. **mini-rpc** = one client, one
@@ -422,6 +469,7 @@ export function renderReport(input: ReportInput): string {
     '## Comparison (closed loop)\n',
     compareSection(input.results),
     openSection(input.results),
+    oneCoreSection(input.results),
     scenarioSection(input.results),
     microSection(input.micro),
     METHOD,
