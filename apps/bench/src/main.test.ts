@@ -82,7 +82,9 @@ describe('pnpm bench -- --quick (smoke)', () => {
     for (const result of latest.results) expectSane(result.runs[0] as RunResult);
     const report = readFileSync(join(dir, 'REPORT.md'), 'utf8');
     expect(report).toContain('## 1 in flight on one core (client and server pinned to CPU 0 with taskset)');
-    expect(report).toContain('Every run checked that its client and server saw one core');
+    expect(report).toContain(
+      'Every run checked that its client and server saw the cores they were pinned to',
+    );
     expect(report).toMatch(/\| mini-rpc msgpack \| [\d,]+ \| [\d,]+ \|/);
   }, 50_000);
 
@@ -113,6 +115,8 @@ describe('pnpm bench -- --quick (smoke)', () => {
       expect(result.failed, result.id).toBeUndefined();
       const r = result.runs[0] as RunResult;
       expect(r.offeredRate).toBe(2000);
+      // Client on CPU 0, server on CPU 1: each saw one core.
+      expect([r.cores, r.serverCores]).toEqual([1, [1]]);
       // The window is short (quick mode) but the rate is kept: achieved within 20 % of offered.
       expect(Math.abs(r.callsPerSec - 2000)).toBeLessThan(400);
     }

@@ -58,6 +58,12 @@ export interface ClientSpec {
   readonly eventMs?: number;
 }
 
+/** Where a case's processes run: `taskset -c` CPU lists for the client and for the server(s). */
+export interface CpuPlacement {
+  readonly client: string;
+  readonly servers: string;
+}
+
 /** One benchmark case: the servers to start and the load to drive against them. */
 export interface CaseSpec {
   /** Unique, human-readable: `mini-rpc msgpack 64B closed C=64`. */
@@ -71,10 +77,11 @@ export interface CaseSpec {
   /** Open-loop rate rule, resolved from closed-loop results of the same round just before the case runs. */
   readonly rateFrom?: { readonly rule: 'half-own-max' | 'half-slowest-max'; readonly fraction: number };
   /**
-   * CPUs every process of the case is pinned to, as `taskset -c` takes them (`0`: client and server share
-   * one core). Linux only: without taskset the case is skipped.
+   * The CPUs the client process and the server process(es) are pinned to, as `taskset -c` takes them
+   * (`{ client: '0', servers: '0' }`: they share one core). Linux only: without taskset, or with fewer
+   * CPUs than named, the case is skipped.
    */
-  readonly cpus?: string;
+  readonly cpus?: CpuPlacement;
   /** Set when the case needs a package that is not built yet: the case is listed as skipped. */
   readonly needs?: readonly ('balancer' | 'middleware' | 'resilience' | 'registry')[];
 }
@@ -153,7 +160,7 @@ export interface CaseResult {
   readonly servers: readonly ServerSpec[];
   readonly client: Omit<ClientSpec, 'ports'>;
   /** The CPUs its processes were pinned to (see {@link CaseSpec.cpus}). */
-  readonly cpus?: string;
+  readonly cpus?: CpuPlacement;
   /** Why it did not run, when it did not. */
   readonly skipped?: string;
   /** `N run(s) failed: <first error>` when any run of the case failed (the others still count). */

@@ -124,13 +124,21 @@ function compareCases(s: SuiteSettings): CaseSpec[] {
   return cases;
 }
 
-/** One open-loop case of a stack at 64 B; `rate` 0 means "set by `rateFrom` from the round's results". */
+/**
+ * One open-loop case of a stack at 64 B; `rate` 0 means "set by `rateFrom` from the round's results".
+ *
+ * The client runs on CPU 0 and the server on CPU 1. The generator spins between close sends, and left to
+ * the scheduler the server was often woken on the generator's core, where it waited out the generator's
+ * time slice: 4–5 ms with no answer at all, a few dozen times a second, at every rate (the client showed
+ * ~3,900 involuntary context switches a second), while the other core idled.
+ */
 function openCase(s: SuiteSettings, stack: StackName, label: string, slot: string, rate: number): CaseSpec {
   const codec = DEFAULT_CODEC[stack];
   return {
     id: `${stackLabel(stack, codec)} 64B open @${label}`,
     group: 'open',
     slot,
+    cpus: { client: '0', servers: '1' },
     servers: [{ stack }],
     client: {
       ...client(s, stack, codec, 'bytes', 64, 1),
@@ -171,7 +179,7 @@ function oneCoreCases(s: SuiteSettings): CaseSpec[] {
     slot,
     servers: [{ stack }],
     client: client(s, stack, DEFAULT_CODEC[stack], 'bytes', 64, 1),
-    cpus: '0',
+    cpus: { client: '0', servers: '0' },
   }));
 }
 

@@ -91,9 +91,19 @@ export async function runCase(
   options: RunOptions,
 ): Promise<RunResult> {
   const servers = spec.servers.map((s) =>
-    forkChild(`${options.distDir}/load-server-main.js`, [JSON.stringify(s)], options.execArgv, spec.cpus),
+    forkChild(
+      `${options.distDir}/load-server-main.js`,
+      [JSON.stringify(s)],
+      options.execArgv,
+      spec.cpus?.servers,
+    ),
   );
-  const clientProc = forkChild(`${options.distDir}/load-client-main.js`, [], options.execArgv, spec.cpus);
+  const clientProc = forkChild(
+    `${options.distDir}/load-client-main.js`,
+    [],
+    options.execArgv,
+    spec.cpus?.client,
+  );
   try {
     const ready = waitFor(clientProc, 'ready', 15_000, 'client');
     const listening = await Promise.all(

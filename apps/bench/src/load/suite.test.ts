@@ -39,18 +39,29 @@ describe('buildCases', () => {
     expect(cases.filter((c) => c.group === 'open').every((c) => c.rateFrom !== undefined)).toBe(true);
   });
 
-  it('runs 64 B at 1 in flight once more per stack with every process pinned to CPU 0, and only those', () => {
-    const pinned = cases.filter((c) => c.cpus !== undefined);
-    expect(pinned.map((c) => [c.id, c.group, c.cpus])).toEqual([
-      ['bare 64B C=1 one core', 'one-core', '0'],
-      ['mini-rpc msgpack 64B C=1 one core', 'one-core', '0'],
-      ['grpc 64B C=1 one core', 'one-core', '0'],
-      ['http 64B C=1 one core', 'one-core', '0'],
+  it('runs 64 B at 1 in flight once more per stack with every process pinned to CPU 0', () => {
+    const oneCore = { client: '0', servers: '0' };
+    const pinned = cases.filter((c) => c.group === 'one-core');
+    expect(pinned.map((c) => [c.id, c.cpus])).toEqual([
+      ['bare 64B C=1 one core', oneCore],
+      ['mini-rpc msgpack 64B C=1 one core', oneCore],
+      ['grpc 64B C=1 one core', oneCore],
+      ['http 64B C=1 one core', oneCore],
     ]);
     for (const c of pinned) {
       const twoCores = byId(c.id.replace(/ one core$/, ''));
       expect(c.client).toEqual(twoCores.client);
       expect(c.servers).toEqual(twoCores.servers);
+    }
+  });
+
+  it('pins the open loop client to CPU 0 and its server to CPU 1, and nothing else but the one-core cases', () => {
+    for (const set of [cases, buildCases(QUICK, 190_000)]) {
+      const open = set.filter((c) => c.group === 'open');
+      expect(open.length).toBeGreaterThan(0);
+      for (const c of open) expect(c.cpus, c.id).toEqual({ client: '0', servers: '1' });
+      const others = set.filter((c) => c.group !== 'open' && c.group !== 'one-core');
+      expect(others.filter((c) => c.cpus !== undefined).map((c) => c.id)).toEqual([]);
     }
   });
 });

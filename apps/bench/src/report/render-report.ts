@@ -138,7 +138,10 @@ function openSection(results: readonly CaseResult[]): string {
         : "The rate is set from the closed-loop results of the same round: half of the stack's own best calls/s " +
           "at 64 B, or half of the slowest stack's best (the same rate for every stack)."
     } The generator's own lateness (send lag) is part of the latency; the client polls the event loop between ` +
-      'close sends, so its CPU per call is not shown here.\n',
+      'close sends, so its CPU per call is not shown here. The client runs on CPU 0 and the server on CPU 1 ' +
+      "(taskset): left to the scheduler, the server was often woken on the spinning generator's core and " +
+      'waited out its time slice, 4–5 ms without a single answer, while the other core idled.\n',
+    pinningCheck(rows),
     table(
       [
         'case',
@@ -175,25 +178,44 @@ function openSection(results: readonly CaseResult[]): string {
   ].join('\n');
 }
 
+/** How many CPUs a `taskset -c` list names (`0` → 1, `0-1` → 2, `0,2` → 2). */
+function cpuCount(list: string): number {
+  return list.split(',').reduce((n, part) => {
+    const [a, b] = part.split('-').map(Number);
+    return n + (b === undefined ? 1 : b - (a ?? b) + 1);
+  }, 0);
+}
+
+/**
+ * The line that says whether every run of the pinned `rows` saw as many cores as it was pinned to
+ * (`os.availableParallelism()` of client and servers, which follows the CPU affinity).
+ */
+function pinningCheck(rows: readonly CaseResult[]): string {
+  const notPinned = rows.filter((r) => {
+    if (r.cpus === undefined) return false;
+    const client = cpuCount(r.cpus.client);
+    const servers = cpuCount(r.cpus.servers);
+    return r.runs.some((x) => x.cores !== client || (x.serverCores ?? []).some((c) => c !== servers));
+  });
+  return notPinned.length === 0
+    ? 'Every run checked that its client and server saw the cores they were pinned to (`os.availableParallelism()`).\n'
+    : `**Not pinned as asked** (a process saw other cores than it was pinned to): ${notPinned.map((r) => r.id).join(', ')}.\n`;
+}
+
 /** The 1-in-flight cases pinned to one core, set beside the same cases on two cores. */
 function oneCoreSection(results: readonly CaseResult[]): string {
   const rows = results.filter((r) => r.group === 'one-core');
   if (rows.length === 0) return '';
   const twoCores = (r: CaseResult): CaseResult | undefined =>
     results.find((x) => x.group === 'compare' && x.id === r.id.replace(/ one core$/, ''));
-  const notPinned = rows.filter((r) =>
-    r.runs.some((x) => x.cores !== 1 || (x.serverCores ?? []).some((c) => c !== 1)),
-  );
   return [
-    `## 1 in flight on one core (client and server pinned to CPU ${rows[0]?.cpus ?? '?'} with taskset)\n`,
+    `## 1 in flight on one core (client and server pinned to CPU ${rows[0]?.cpus?.client ?? '?'} with taskset)\n`,
     'At 1 in flight every call wakes the server and then the client. In the comparison above the two ' +
       'processes run on different vCPUs, and on a VM a wake-up that crosses vCPUs waits until the host runs ' +
       'the halted vCPU again. Here every process of the case is pinned to one core: no wake-up crosses ' +
       'vCPUs, but client and server no longer run at the same time, so a call costs the CPU of both sides ' +
       'in turn. Stacks that spend little CPU per call gain; those that spend much lose.\n',
-    notPinned.length === 0
-      ? 'Every run checked that its client and server saw one core (`os.availableParallelism()`).\n'
-      : `**Not pinned as asked** (a process saw more than one core): ${notPinned.map((r) => r.id).join(', ')}.\n`,
+    pinningCheck(rows),
     table(
       ['stack', 'calls/s, two cores', 'calls/s, one core', 'p99 µs, two cores', 'p99 µs, one core'],
       rows.map((r) => {
@@ -420,7 +442,8 @@ const METHOD = `## How it is measured
 
 - Every case starts its server process(es) and one client process, all on 127.0.0.1; this process only
   orchestrates (IPC). Each stack echoes the same payload. On this 2-core machine client and server each
-  get about one core.
+  get about one core; the open loop pins them to that (client on CPU 0, server on CPU 1, with taskset),
+  the one-core cases pin both to CPU 0, and the rest is left to the scheduler.
 - **Closed loop**: C calls always in flight (C = 1, 16, 64, 256). **Open loop**: calls are due at a fixed
   rate; latency is measured from the *scheduled* send time, so a stall counts against latency (no
   coordinated omission).
