@@ -19,14 +19,15 @@ function finish(r: WindowRecorder, ms = 1): void {
   r.record(ms, undefined, now, now);
 }
 
-describe('WindowRecorder warm-up', () => {
-  beforeEach(() => {
-    vi.useFakeTimers({ now: 0 });
-  });
-  afterEach(() => {
-    vi.useRealTimers();
-  });
+// Every test runs on fake timers, with Date starting at 0.
+beforeEach(() => {
+  vi.useFakeTimers({ now: 0 });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
 
+describe('WindowRecorder warm-up', () => {
   it('opens at warmupMs when enough calls finished by then, and closes windowMs later', () => {
     const { r, edges } = recorder({ warmupMs: 400, warmupCalls: 3, maxWarmupMs: 3_000, windowMs: 1_000 });
     for (let i = 0; i < 5; i++) finish(r);
@@ -98,13 +99,6 @@ describe('WindowRecorder warm-up', () => {
 });
 
 describe('WindowRecorder filing', () => {
-  beforeEach(() => {
-    vi.useFakeTimers({ now: 0 });
-  });
-  afterEach(() => {
-    vi.useRealTimers();
-  });
-
   it('reports only the calls placed inside the window, by the time the loop gives', () => {
     const { r } = recorder({ warmupMs: 100, windowMs: 1_000 });
     // Warm-up: slow calls and a failure that must not show in the window's figures.
