@@ -18,6 +18,8 @@ async function createDriver(spec: ClientSpec): Promise<Driver> {
       return (await import('./load/drivers/grpc-driver.js')).createGrpcDriver(spec);
     case 'http':
       return (await import('./load/drivers/http-driver.js')).createHttpDriver(spec);
+    case 'moleculer':
+      return (await import('./load/drivers/moleculer-driver.js')).createMoleculerDriver(spec);
   }
 }
 

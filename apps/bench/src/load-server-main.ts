@@ -19,6 +19,8 @@ async function start(spec: ServerSpec): Promise<BenchServer> {
       return (await import('./load/servers/grpc-server.js')).startGrpcServer(counter);
     case 'http':
       return (await import('./load/servers/http-server.js')).startHttpServer(counter);
+    case 'moleculer':
+      return (await import('./load/servers/moleculer-server.js')).startMoleculerServer(counter);
   }
 }
 

@@ -36,7 +36,7 @@ describe('pnpm bench -- --quick (smoke)', () => {
       { encoding: 'utf8', timeout: 45_000 },
     );
     expect(run.status, run.stderr).toBe(0);
-    expect(run.stdout).toMatch(/\[4\/4\] round 1\/1/);
+    expect(run.stdout).toMatch(/\[5\/5\] round 1\/1/);
     const latest = JSON.parse(readFileSync(join(out, 'results/latest.json'), 'utf8')) as {
       mode: string;
       machine: { command: string; cores: number; node: string };
@@ -45,7 +45,13 @@ describe('pnpm bench -- --quick (smoke)', () => {
     expect(latest.mode).toBe('quick');
     expect(latest.machine.command).toBe(`pnpm bench -- --quick --skip-micro --only=64B C=16 --out=${out}`);
     expect(latest.machine.node).toBe(process.version);
-    expect(latest.results.map((r) => r.stack).sort()).toEqual(['bare', 'grpc', 'http', 'mini-rpc']);
+    expect(latest.results.map((r) => r.stack).sort()).toEqual([
+      'bare',
+      'grpc',
+      'http',
+      'mini-rpc',
+      'moleculer',
+    ]);
     for (const result of latest.results) {
       expect(result.failed, result.id).toBeUndefined();
       expect(result.runs).toHaveLength(1);

@@ -1,5 +1,8 @@
-/** The stacks raced side by side: the bare TCP ceiling, mini-rpc, grpc-js unary, HTTP/1.1 via undici. */
-export type StackName = 'bare' | 'mini-rpc' | 'grpc' | 'http';
+/**
+ * The stacks raced side by side: the bare TCP ceiling, mini-rpc, grpc-js unary, HTTP/1.1 via undici, and
+ * Moleculer 0.14 over its TCP transporter.
+ */
+export type StackName = 'bare' | 'mini-rpc' | 'grpc' | 'http' | 'moleculer';
 
 /** Codecs mini-rpc is measured with; the other stacks move raw bytes and report `raw`. */
 export type CodecName = 'msgpack' | 'json' | 'protobuf' | 'raw';

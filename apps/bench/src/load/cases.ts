@@ -60,8 +60,10 @@ const DEFAULT_CODEC: Record<StackName, CodecName> = {
   'mini-rpc': 'msgpack',
   grpc: 'raw',
   http: 'raw',
+  // Moleculer's default serializer; the bytes travel as a latin1 string, as in mini-rpc's JSON cases.
+  moleculer: 'json',
 };
-const STACKS: readonly StackName[] = ['bare', 'mini-rpc', 'grpc', 'http'];
+const STACKS: readonly StackName[] = ['bare', 'mini-rpc', 'grpc', 'http', 'moleculer'];
 
 function client(
   settings: SuiteSettings,

@@ -31,6 +31,7 @@ describe('buildCases', () => {
       'mini-rpc msgpack 64B open @190000/s',
       'grpc 64B open @190000/s',
       'http 64B open @190000/s',
+      'moleculer json 64B open @190000/s',
     ]);
     for (const c of open) {
       expect(c.rateFrom).toBeUndefined();
@@ -47,6 +48,7 @@ describe('buildCases', () => {
       ['mini-rpc msgpack 64B C=1 one core', oneCore],
       ['grpc 64B C=1 one core', oneCore],
       ['http 64B C=1 one core', oneCore],
+      ['moleculer json 64B C=1 one core', oneCore],
     ]);
     for (const c of pinned) {
       const twoCores = byId(c.id.replace(/ one core$/, ''));
@@ -87,6 +89,7 @@ describe('resolveRate', () => {
       { spec: byId('mini-rpc msgpack 64B C=64'), run: run(40_000) },
       { spec: byId('grpc 64B C=64'), run: run(4_000) },
       { spec: byId('http 64B C=16'), run: run(6_000) },
+      { spec: byId('moleculer json 64B C=64'), run: run(8_000) },
     ];
     expect(resolveRate(byId('bare 64B open @½ own max'), cases, done)).toBe(50_000);
     expect(resolveRate(byId('mini-rpc msgpack 64B open @½ own max'), cases, done)).toBe(20_000);

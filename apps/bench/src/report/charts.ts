@@ -12,7 +12,7 @@ export interface Chart {
 }
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
-const MAIN = ['bare', 'mini-rpc msgpack', 'grpc', 'http'];
+const MAIN = ['bare', 'mini-rpc msgpack', 'grpc', 'http', 'moleculer json'];
 const LOG = { type: 'log' } as const;
 
 /** Renders a vega-lite spec to SVG headless (no browser, no canvas): vega's `renderer: 'none'` + toSVG. */

@@ -124,6 +124,18 @@ export function targetRows(results: readonly CaseResult[], micro: MicroResults |
       'ratio',
       [{ op: '≥', value: 30, source: 'issue (brief: "≥ 30× grpc-js")' }],
     ),
+    ...rows(
+      'mini-rpc ÷ Moleculer (TCP transporter), calls/s, 64 B, 64 in flight',
+      pairedRatio(rpc64, byId(results, 'moleculer json 64B C=64'), calls),
+      'ratio',
+      [],
+    ),
+    ...rows(
+      'mini-rpc ÷ Moleculer (TCP transporter), calls/s, 64 B, 1 in flight',
+      pairedRatio(rpc1, byId(results, 'moleculer json 64B C=1'), calls),
+      'ratio',
+      [],
+    ),
   );
   out.push(
     ...rows(

@@ -475,6 +475,9 @@ const METHOD = `## How it is measured
   as a latin1 string for JSON). **grpc** = @grpc/grpc-js unary on one channel, a hand-written service
   definition with raw Buffer serializers (no protobuf work at all: the kindest case for grpc-js).
   **http** = node:http server, undici \`Pool\` with keep-alive, \`connections = min(C, 64)\`, no pipelining.
+  **moleculer** = Moleculer 0.14, a broker per process on its TCP transporter (no UDP discovery; the client
+  finds the server by gossip from its address), default JSON serializer, \`broker.call('echo.echo', { data })\`
+  with the bytes as a latin1 string, as in mini-rpc's JSON cases.
 `;
 
 /** Renders REPORT.md: method, machine, targets, charts, then every table. */
