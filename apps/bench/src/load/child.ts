@@ -28,6 +28,23 @@ export function installChildCleanup(): void {
 /** util-linux's `taskset`, when the machine has it (Linux): pins a process to CPUs from its start. */
 export const TASKSET: string | undefined = ['/usr/bin/taskset', '/bin/taskset'].find((p) => existsSync(p));
 
+/** The CPUs a `taskset -c` list names: `0` → [0], `0-2` → [0, 1, 2], `0,3` → [0, 3]. */
+export function cpuList(list: string): number[] {
+  return list.split(',').flatMap((part) => {
+    const [from, to = from] = part.split('-').map(Number) as [number, number?];
+    return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+  });
+}
+
+/** Why processes cannot be pinned to `lists` here, or `undefined` when they can. */
+export function cannotPin(lists: readonly string[], cpusHere: number): string | undefined {
+  if (TASKSET === undefined) return 'pinning processes to CPUs needs taskset (Linux)';
+  const highest = Math.max(...lists.flatMap(cpuList));
+  return highest < cpusHere
+    ? undefined
+    : `pinned to CPU ${highest}, but this process may use only ${cpusHere} CPU(s)`;
+}
+
 /**
  * Forks a Node entry with an IPC channel; its stdout/stderr go to ours. With `cpus` (a `taskset -c` list)
  * the process and every thread it starts run only there: taskset sets the affinity and then execs Node,

@@ -1,8 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { aggregate } from './aggregate.js';
-import type { CaseResult, CaseSpec, ClientSpec, CpuPlacement, RunResult } from './case-spec.js';
+import type { CaseResult, CaseSpec, ClientSpec, RunResult } from './case-spec.js';
 import type { SuiteSettings } from './cases.js';
-import { TASKSET } from './child.js';
+import { cannotPin } from './child.js';
 import type { QuietGate } from './machine-load.js';
 import { waitForQuiet } from './machine-load.js';
 import { missingPackage } from './optional.js';
@@ -61,16 +61,6 @@ export function resolveRate(
   return Math.max(100, Math.round((base ?? FALLBACK_RATE / rule.fraction) * rule.fraction));
 }
 
-/** Why a case's processes cannot be pinned as asked here, or `undefined` when they can. */
-function cannotPin(cpus: CpuPlacement): string | undefined {
-  if (TASKSET === undefined) return 'pinning processes to CPUs needs taskset (Linux)';
-  const highest = Math.max(...[cpus.client, cpus.servers].flatMap((l) => l.split(/[,-]/).map(Number)));
-  const have = availableParallelism();
-  return highest < have
-    ? undefined
-    : `pinned to CPU ${highest}, but this process may use only ${have} CPU(s)`;
-}
-
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
 /**
@@ -94,7 +84,7 @@ export async function runSuite(
     const missing = c.needs === undefined ? undefined : await missingPackage(c.needs);
     if (missing !== undefined) skipped.set(c.id, `@mini-rpc/${missing} is not built yet`);
     else if (c.cpus !== undefined) {
-      const unpinnable = cannotPin(c.cpus);
+      const unpinnable = cannotPin([c.cpus.client, c.cpus.servers], availableParallelism());
       if (unpinnable !== undefined) skipped.set(c.id, unpinnable);
     }
   }

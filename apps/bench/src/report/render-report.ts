@@ -1,6 +1,7 @@
 import type { CaseResult, Spread } from '../load/case-spec.js';
 import type { SuiteSettings } from '../load/cases.js';
 import { sizeLabel, stackLabel } from '../load/cases.js';
+import { cpuList } from '../load/child.js';
 import type { Chart } from './charts.js';
 import type { MachineInfo } from './machine-info.js';
 import type { MicroResults } from './micro-results.js';
@@ -178,14 +179,6 @@ function openSection(results: readonly CaseResult[]): string {
   ].join('\n');
 }
 
-/** How many CPUs a `taskset -c` list names (`0` → 1, `0-1` → 2, `0,2` → 2). */
-function cpuCount(list: string): number {
-  return list.split(',').reduce((n, part) => {
-    const [a, b] = part.split('-').map(Number);
-    return n + (b === undefined ? 1 : b - (a ?? b) + 1);
-  }, 0);
-}
-
 /**
  * The line that says whether every run of the pinned `rows` saw as many cores as it was pinned to
  * (`os.availableParallelism()` of client and servers, which follows the CPU affinity).
@@ -193,8 +186,8 @@ function cpuCount(list: string): number {
 function pinningCheck(rows: readonly CaseResult[]): string {
   const notPinned = rows.filter((r) => {
     if (r.cpus === undefined) return false;
-    const client = cpuCount(r.cpus.client);
-    const servers = cpuCount(r.cpus.servers);
+    const client = cpuList(r.cpus.client).length;
+    const servers = cpuList(r.cpus.servers).length;
     return r.runs.some((x) => x.cores !== client || (x.serverCores ?? []).some((c) => c !== servers));
   });
   return notPinned.length === 0
