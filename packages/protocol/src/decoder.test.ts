@@ -294,6 +294,59 @@ describe('createFrameDecoder on good input', () => {
   });
 });
 
+describe('createFrameDecoder metadata', () => {
+  const request = (id: number, metadata: Record<string, string>) =>
+    encodeFrame({ type: FrameType.Request, codec: 0, id, metadata });
+  const metadataOf = (chunks: Uint8Array[]) => {
+    const seen: Frame['metadata'][] = [];
+    const decoder = createFrameDecoder((f) => seen.push(f.metadata));
+    for (const chunk of chunks) decoder.push(chunk);
+    return seen;
+  };
+
+  it('is frozen, and one object for frames that repeat a block, split or whole', () => {
+    const md = { ':s': 'Echo', ':m': 'echo', ':t': '30000' };
+    const [a, b, c] = metadataOf([request(1, md), ...oneByteChunks(request(2, md)), request(3, md)]);
+    expect({ ...a }).toEqual(md);
+    expect(Object.isFrozen(a)).toBe(true);
+    expect(b).toBe(a);
+    expect(c).toBe(a);
+    expect(() => {
+      (a as Record<string, string>).x = '1';
+    }).toThrow(TypeError);
+  });
+
+  it('tells apart blocks of equal length that differ in one byte, beyond the recent few', () => {
+    const blocks = ['echo', 'ecHo', 'exho', 'echO', 'Echo', 'echo', 'ecHo'].map((m) => ({ ':m': m }));
+    const seen = metadataOf(blocks.map((md, i) => request(i + 1, md)));
+    expect(seen.map((md) => md[':m'])).toEqual(blocks.map((md) => md[':m']));
+    expect(new Set(seen).size).toBe(seen.length); // 5 distinct blocks through 4 slots: each was decoded
+    expect(seen.every((md) => Object.isFrozen(md))).toBe(true);
+  });
+
+  it('decodes per-call values (trace ids) right, and shares repeated blocks again after them', () => {
+    const unique = Array.from({ length: 300 }, (_, i) => ({ ':s': 'S', trace: `t-${1000 + i}` }));
+    const repeated = { ':s': 'S', trace: 'same' };
+    // A run of misses rests the cache for a while (256 blocks); then repeated blocks are shared again.
+    const chunks = [...unique, ...Array.from({ length: 300 }, () => repeated)].map((md, i) =>
+      request(i + 1, md),
+    );
+    const seen = metadataOf(chunks);
+    expect(seen.slice(0, 300).map((md) => md.trace)).toEqual(unique.map((md) => md.trace));
+    expect(seen.slice(300).every((md) => md.trace === 'same')).toBe(true);
+    expect(seen.every((md) => Object.isFrozen(md))).toBe(true);
+    expect(seen[599]).toBe(seen[598]);
+  });
+
+  it('decodes blocks over the cache size every time, frozen too', () => {
+    const md = { big: 'v'.repeat(300) };
+    const [a, b] = metadataOf([request(1, md), request(2, md)]);
+    expect({ ...a }).toEqual(md);
+    expect(b).not.toBe(a);
+    expect(Object.isFrozen(b)).toBe(true);
+  });
+});
+
 describe('decodeMetadata', () => {
   it('reads a block at an offset inside a larger buffer; the last duplicate wins', () => {
     const block = [

@@ -43,6 +43,19 @@ const u32 = (b: Uint8Array, o: number): number =>
 // Frames without metadata (most Responses, Heartbeats, Cancels) share one frozen empty object.
 const EMPTY_METADATA: Metadata = Object.freeze(createMetadata());
 
+/**
+ * The decoder remembers this many recent metadata blocks, byte for byte, with their frozen objects. The
+ * requests of one connection mostly repeat a few blocks (service, method and the same timeout), and a hit
+ * costs a byte compare instead of a dictionary and its strings (issue #7).
+ */
+const MD_CACHE_SLOTS = 4;
+/** Blocks longer than this are decoded every time. */
+const MD_CACHE_MAX_BYTES = 256;
+/** After this many misses in a row (per-call values such as trace ids), the cache rests… */
+const MD_CACHE_MAX_MISSES = 8;
+/** …for this many blocks, then tries again. */
+const MD_CACHE_REST = 256;
+
 /** Parses a metadata block (an empty block gives a shared, frozen empty object); throws on lengths that overrun it or invalid UTF-8. */
 export function decodeMetadata(source: Uint8Array, offset: number, length: number): Metadata {
   if (length === 0) return EMPTY_METADATA;
@@ -146,6 +159,42 @@ export function createFrameDecoder(
   let id = 0;
   let payloadLen = 0;
   let mdLen = 0;
+  const mdBlocks: (Uint8Array | undefined)[] = new Array(MD_CACHE_SLOTS).fill(undefined);
+  const mdObjects: Metadata[] = new Array(MD_CACHE_SLOTS).fill(EMPTY_METADATA);
+  let mdNextSlot = 0;
+  let mdMisses = 0;
+  let mdRest = 0;
+
+  /** The frozen metadata of the block at `offset` (`mdLen` bytes), from the cache when it was seen lately. */
+  function metadataAt(source: Uint8Array, offset: number): Metadata {
+    if (mdLen === 0) return EMPTY_METADATA;
+    if (mdLen > MD_CACHE_MAX_BYTES) return Object.freeze(decodeMetadata(source, offset, mdLen));
+    if (mdRest > 0) {
+      mdRest--;
+      return Object.freeze(decodeMetadata(source, offset, mdLen));
+    }
+    for (let s = 0; s < MD_CACHE_SLOTS; s++) {
+      const block = mdBlocks[s];
+      if (block === undefined || block.length !== mdLen) continue;
+      let i = 0;
+      while (i < mdLen && block[i] === source[offset + i]) i++;
+      if (i === mdLen) {
+        mdMisses = 0;
+        return mdObjects[s] as Metadata;
+      }
+    }
+    const md = Object.freeze(decodeMetadata(source, offset, mdLen));
+    if (++mdMisses >= MD_CACHE_MAX_MISSES) {
+      mdMisses = 0;
+      mdRest = MD_CACHE_REST;
+    }
+    const block = new Uint8Array(mdLen);
+    block.set(source.subarray(offset, offset + mdLen));
+    mdBlocks[mdNextSlot] = block;
+    mdObjects[mdNextSlot] = md;
+    mdNextSlot = (mdNextSlot + 1) % MD_CACHE_SLOTS;
+    return md;
+  }
 
   function readHeader(h: Uint8Array, o: number): void {
     checkHeader(h, o, HEADER_SIZE, rules);
@@ -157,7 +206,7 @@ export function createFrameDecoder(
   }
 
   function emit(source: Uint8Array, offset: number): void {
-    const metadata = decodeMetadata(source, offset, mdLen);
+    const metadata = metadataAt(source, offset);
     const start = offset + mdLen;
     onFrame({ type, codec, id, metadata, payload: source.subarray(start, start + payloadLen) });
   }

@@ -54,7 +54,10 @@ export interface Frame {
   codec: number;
   /** Request id; unique per connection while the call is in flight. */
   id: number;
-  /** On decode, a frame without metadata gets a shared frozen empty object: copy before adding keys. */
+  /**
+   * On decode, frozen (and shared between frames that carry the same block, or none): copy before adding
+   * keys.
+   */
   metadata: Metadata;
   /** The codec bytes. On decode this may be a view into the received chunk: copy it to keep it long. */
   payload: Uint8Array;
