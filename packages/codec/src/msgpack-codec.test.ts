@@ -109,6 +109,25 @@ describe('msgpackCodec', () => {
       expect((err as CodecError).message).toMatch(/^msgpack: cannot decode \d+ bytes/);
     }
   });
+
+  it('decodes views into one larger buffer by their own bounds, never reading the neighbours', () => {
+    const a = msgpackCodec.encode({ id: 1, data: new Uint8Array([1, 2, 3]) });
+    const b = msgpackCodec.encode({ id: 2, name: 'second', when: 1.5 });
+    const chunk = new Uint8Array(a.length + b.length + 6).fill(0xc1); // 0xc1: never used in MessagePack
+    chunk.set(a, 2);
+    chunk.set(b, 4 + a.length);
+    const viewA = chunk.subarray(2, 2 + a.length);
+    const viewB = chunk.subarray(4 + a.length, 4 + a.length + b.length);
+    expect(msgpackCodec.decode(viewB)).toEqual({ id: 2, name: 'second', when: 1.5 });
+    const first = msgpackCodec.decode(viewA) as { id: number; data: Uint8Array };
+    expect(first.id).toBe(1);
+    expect([...first.data]).toEqual([1, 2, 3]);
+    expect(first.data.buffer).toBe(chunk.buffer); // still a view, not a copy
+    // A value cut short inside the buffer fails, though the bytes after the view would complete it.
+    const cut = catchError(() => msgpackCodec.decode(chunk.subarray(2, 2 + a.length - 1)));
+    expect((cut as CodecError).code).toBe('decode_failed');
+    expect(msgpackCodec.decode(viewB)).toEqual({ id: 2, name: 'second', when: 1.5 });
+  });
 });
 
 describe('createMsgpackCodec', () => {

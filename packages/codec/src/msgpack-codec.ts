@@ -26,6 +26,15 @@ class MsgpackCodec implements Codec {
   // One encoder and one decoder per codec, reused by every call: msgpackr keeps its scratch buffer in them.
   readonly #packr: Packr;
   readonly #unpackr: Unpackr;
+  /**
+   * A Buffer over the whole ArrayBuffer of the bytes decoded last. msgpackr keeps a DataView on the array it
+   * reads, as a property: payloads are views into one received chunk, so reading them through one array
+   * over the chunk, by offsets, shares that DataView between the frames of a chunk instead of adding one
+   * to each payload (issue #7: 306 → 188 ns per 64-byte decode when frames share a chunk). It keeps the
+   * last chunk reachable until the next decode, no longer.
+   */
+  #whole: Buffer | undefined;
+  readonly #range = { start: 0, end: 0 };
 
   constructor(options: MsgpackCodecOptions) {
     const records = options.records ?? false;
@@ -55,8 +64,17 @@ class MsgpackCodec implements Codec {
 
   decode(bytes: Uint8Array): unknown {
     if (bytes.length === 0) return undefined;
+    const source = bytes.buffer;
+    let whole = this.#whole;
+    if (whole === undefined || whole.buffer !== source) {
+      whole = Buffer.from(source, 0, source.byteLength);
+      this.#whole = whole;
+    }
+    const range = this.#range;
+    range.start = bytes.byteOffset;
+    range.end = bytes.byteOffset + bytes.length;
     try {
-      return this.#unpackr.unpack(bytes);
+      return this.#unpackr.unpack(whole, range);
     } catch (err) {
       throw codecFailure('decode_failed', `msgpack: cannot decode ${bytes.length} bytes`, err);
     }
