@@ -31,7 +31,7 @@ class MsgpackCodec implements Codec {
    * reads, as a property: payloads are views into one received chunk, so reading them through one array
    * over the chunk, by offsets, shares that DataView between the frames of a chunk instead of adding one
    * to each payload (issue #7: 306 → 188 ns per 64-byte decode when frames share a chunk). It keeps the
-   * last chunk reachable until the next decode, no longer.
+   * chunk decoded last reachable until bytes of another chunk are decoded.
    */
   #whole: Buffer | undefined;
   readonly #range = { start: 0, end: 0 };
