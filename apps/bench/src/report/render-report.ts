@@ -60,6 +60,16 @@ function busyCell(r: CaseResult): string {
   return `${(c[mid] as number).toFixed(2)} + ${(s[mid] as number).toFixed(2)}`;
 }
 
+/**
+ * The server's CPU per call and the share of its core that kept it busy (CPU per call × calls/s), medians
+ * over runs. In the open loop the idle share is what drains the queue a pause leaves behind.
+ */
+function serverBusyCell(r: CaseResult): string {
+  const busy = r.runs.map((x) => (x.serverCpuUsPerCall * x.callsPerSec) / 1e4).sort((a, b) => a - b);
+  if (busy.length === 0 || r.serverCpuUsPerCall === undefined) return '—';
+  return `${us(r.serverCpuUsPerCall.median)} (${Math.round(busy[busy.length >> 1] as number)} %)`;
+}
+
 function latencyRow(label: string, r: CaseResult): string[] {
   const status = statusOf(r);
   if (status !== undefined) return [label, status, '', '', '', '', '', '', '', '', ''];
@@ -139,7 +149,9 @@ function openSection(results: readonly CaseResult[]): string {
         : "The rate is set from the closed-loop results of the same round: half of the stack's own best calls/s " +
           "at 64 B, or half of the slowest stack's best (the same rate for every stack)."
     } The generator's own lateness (send lag) is part of the latency; the client polls the event loop between ` +
-      'close sends, so its CPU per call is not shown here. The client runs on CPU 0 and the server on CPU 1 ' +
+      'close sends, so its CPU per call is not shown here; the server\'s is, with the share of its core it kept ' +
+      'busy: a pause (a scavenge, a stall of the host) leaves a queue that only the idle share drains. The ' +
+      'client runs on CPU 0 and the server on CPU 1 ' +
       "(taskset): left to the scheduler, the server was often woken on the spinning generator's core and " +
       'waited out its time slice, 4–5 ms without a single answer, while the other core idled.\n',
     pinningCheck(rows),
@@ -152,13 +164,14 @@ function openSection(results: readonly CaseResult[]): string {
         'p90 µs',
         'p99 µs (min–max)',
         'p999 µs',
+        'server CPU µs/call (busy)',
         'generator send lag p99 µs',
         'dropped',
         'errors',
       ],
       rows.map((r) => {
         const status = statusOf(r);
-        if (status !== undefined) return [r.id, status, '', '', '', '', '', '', '', ''];
+        if (status !== undefined) return [r.id, status, '', '', '', '', '', '', '', '', ''];
         const lags = r.runs.map((x) => x.sendLag?.p99 ?? 0).sort((a, b) => a - b);
         const offered = r.runs.map((x) => x.offeredRate ?? 0);
         return [
@@ -169,6 +182,7 @@ function openSection(results: readonly CaseResult[]): string {
           cell(r.p90, us),
           range(r.p99, us),
           cell(r.p999, us),
+          serverBusyCell(r),
           us(lags[lags.length >> 1] ?? 0),
           int(r.runs.reduce((a, x) => a + (x.dropped ?? 0), 0)),
           cell(r.errors, int),
