@@ -57,7 +57,8 @@ async function measure(): Promise<LatestResults> {
   }
   console.log(
     `== load benchmarks: ${cases.length} cases × ${settings.rounds} round(s), ` +
-      `warm-up ≥ ${settings.warmupMs} ms and ≥ ${settings.warmupCalls} calls (≤ ${settings.maxWarmupMs} ms), then a ${settings.windowMs} ms window each ==`,
+      `warm-up ≥ ${settings.warmupMs} ms (open loop ${settings.openWarmupMs} ms) and ≥ ${settings.warmupCalls} calls ` +
+      `(≤ ${settings.maxWarmupMs} ms), then a ${settings.windowMs} ms window each ==`,
   );
   const profileDir = `${benchDir}/profiles`;
   if (args.cpuProf) mkdirSync(profileDir, { recursive: true });

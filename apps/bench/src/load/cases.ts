@@ -9,6 +9,12 @@ export interface SuiteSettings {
   readonly warmupCalls: number;
   readonly maxWarmupMs: number;
   readonly windowMs: number;
+  /**
+   * The open loop's warm-up lasts at least this long (and at most this long if `maxWarmupMs` is shorter):
+   * its client and server each have one core, which the spinning generator keeps busy, so V8's background
+   * compiler gets a turn only when the scheduler preempts the main thread.
+   */
+  readonly openWarmupMs: number;
   /** Failover runs: a longer window, the kill this far into it, and the event period after the kill. */
   readonly failover: { readonly windowMs: number; readonly killAfterMs: number; readonly eventMs: number };
 }
@@ -18,6 +24,12 @@ export interface SuiteSettings {
  * on 2 cores). The call count matters at 1 call in flight: 0.4 s is only ~4,000 calls there, and mini-rpc's
  * codec and dispatch code (msgpackr's encoder above all) was still being optimised by V8 during the window —
  * CPU per call fell from ~130 µs to ~55 µs over the first second of a standalone C=1 client.
+ *
+ * The open loop warms up for 5 s. After 0.4 s, `--trace-opt` still showed V8 finishing ~20 optimised
+ * compiles of stream and mini-rpc code inside the window (the compiler's thread shares the pinned core with
+ * the spinning generator). At 4,000 calls/s mini-rpc's p99 was 0.40–6.4 ms over 3 rounds after the short
+ * warm-up and 0.36–0.46 ms after 8 s; at 183,000 calls/s, alternated pairs of runs: 1.74–1.98 ms after 0.4 s,
+ * 1.15–1.84 ms after 5 s.
  */
 export const FULL: SuiteSettings = {
   rounds: 3,
@@ -25,6 +37,7 @@ export const FULL: SuiteSettings = {
   warmupCalls: 20_000,
   maxWarmupMs: 3_000,
   windowMs: 1_000,
+  openWarmupMs: 5_000,
   failover: { windowMs: 3_000, killAfterMs: 1_000, eventMs: 1_000 },
 };
 
@@ -35,6 +48,7 @@ export const QUICK: SuiteSettings = {
   warmupCalls: 2_000,
   maxWarmupMs: 1_000,
   windowMs: 500,
+  openWarmupMs: 200,
   failover: { windowMs: 1_500, killAfterMs: 500, eventMs: 500 },
 };
 
@@ -145,6 +159,8 @@ function openCase(s: SuiteSettings, stack: StackName, label: string, slot: strin
     client: {
       ...client(s, stack, codec, 'bytes', 64, 1),
       mode: { kind: 'open', rate, maxOutstanding: MAX_OUTSTANDING },
+      warmupMs: s.openWarmupMs,
+      maxWarmupMs: Math.max(s.maxWarmupMs, s.openWarmupMs),
       ...(stack === 'http' ? { connections: HTTP_MAX_CONNECTIONS } : {}),
     },
   };

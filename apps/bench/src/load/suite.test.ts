@@ -40,6 +40,17 @@ describe('buildCases', () => {
     expect(cases.filter((c) => c.group === 'open').every((c) => c.rateFrom !== undefined)).toBe(true);
   });
 
+  it('warms the open loop up for its own time, and only the open loop', () => {
+    const settings = { ...QUICK, warmupMs: 100, maxWarmupMs: 1_000, openWarmupMs: 4_000 };
+    const built = buildCases(settings, 190_000);
+    for (const c of built) {
+      const open = c.group === 'open';
+      expect([c.id, c.client.warmupMs], c.id).toEqual([c.id, open ? 4_000 : 100]);
+      expect([c.id, c.client.maxWarmupMs], c.id).toEqual([c.id, open ? 4_000 : 1_000]);
+    }
+    expect(built.filter((c) => c.group === 'open')).toHaveLength(5);
+  });
+
   it('runs 64 B at 1 in flight once more per stack with every process pinned to CPU 0', () => {
     const oneCore = { client: '0', servers: '0' };
     const pinned = cases.filter((c) => c.group === 'one-core');

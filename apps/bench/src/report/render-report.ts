@@ -149,7 +149,7 @@ function openSection(results: readonly CaseResult[]): string {
         : "The rate is set from the closed-loop results of the same round: half of the stack's own best calls/s " +
           "at 64 B, or half of the slowest stack's best (the same rate for every stack)."
     } The generator's own lateness (send lag) is part of the latency; the client polls the event loop between ` +
-      'close sends, so its CPU per call is not shown here; the server\'s is, with the share of its core it kept ' +
+      "close sends, so its CPU per call is not shown here; the server's is, with the share of its core it kept " +
       'busy: a pause (a scavenge, a stall of the host) leaves a queue that only the idle share drains. The ' +
       'client runs on CPU 0 and the server on CPU 1 ' +
       "(taskset): left to the scheduler, the server was often woken on the spinning generator's core and " +
@@ -431,7 +431,9 @@ function machineSection(m: MachineInfo, input: ReportInput): string {
           // Results from before the call-count warm-up have no warmupCalls.
           s.warmupCalls === undefined
             ? `${s.rounds} × (${s.warmupMs} ms warm-up + ${s.windowMs} ms window); failover ${s.failover.windowMs} ms`
-            : `${s.rounds} × (warm-up ≥ ${s.warmupMs} ms and ≥ ${s.warmupCalls.toLocaleString('en-US')} calls, at most ${s.maxWarmupMs} ms; then a ${s.windowMs} ms window); failover ${s.failover.windowMs} ms`,
+            : `${s.rounds} × (warm-up ≥ ${s.warmupMs} ms and ≥ ${s.warmupCalls.toLocaleString('en-US')} calls, at most ${s.maxWarmupMs} ms; then a ${s.windowMs} ms window); failover ${s.failover.windowMs} ms` +
+              // Results from before the open loop's own warm-up have no openWarmupMs.
+              (s.openWarmupMs === undefined ? '' : `; the open loop warms up ≥ ${s.openWarmupMs} ms`),
         ],
         [
           'packages',
@@ -456,7 +458,8 @@ const METHOD = `## How it is measured
   coordinated omission).
 - Warm-up, then a bounded window; a call counts when it ends inside the window. The warm-up lasts a minimum
   time *and* a minimum number of calls (bounded in time): at 1 call in flight a short warm-up leaves V8 still
-  optimising the stack's code inside the window. Rounds run one after the other and the cases of a slot
+  optimising the stack's code inside the window. The open loop warms up longer: each of its processes has one
+  core, which the spinning generator keeps busy, so V8's background compiler finishes late. Rounds run one after the other and the cases of a slot
   (same payload and C) rotate their order each round. Figures are the median over rounds with min–max.
   Percentiles come from hdr-histogram-js (JS build, 3 significant digits).
 - CPU per call: \`process.cpuUsage()\` (user + system) over the window ÷ calls, taken by each process itself.
