@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -136,4 +136,23 @@ describe('pnpm bench -- --quick (smoke)', () => {
     expect(busy, row).not.toBeNull();
     expect(Number(busy?.[1])).toBeLessThan(50);
   }, 50_000);
+
+  it("writes the micro results to --results-dir, leaving the app's own alone", () => {
+    const own = fileURLToPath(new URL('../results/micro.json', import.meta.url));
+    const before = existsSync(own) ? statSync(own).mtimeMs : undefined;
+    const dir = join(out, 'micro');
+    const micro = fileURLToPath(new URL('../dist/micro-main.js', import.meta.url));
+    const run = spawnSync(process.execPath, [micro, '--quick', `--results-dir=${dir}`], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(run.status, run.stderr).toBe(0);
+    const written = JSON.parse(readFileSync(join(dir, 'micro.json'), 'utf8')) as {
+      quick: boolean;
+      tasks: unknown[];
+    };
+    expect(written.quick).toBe(true);
+    expect(written.tasks.length).toBeGreaterThan(0);
+    expect(existsSync(own) ? statSync(own).mtimeMs : undefined).toBe(before);
+  }, 70_000);
 });

@@ -46,7 +46,7 @@ async function measure(): Promise<LatestResults> {
     console.log('== micro benchmarks ==');
     const micro = spawnSync(
       process.execPath,
-      [`${distDir}/micro-main.js`, ...(args.quick ? ['--quick'] : [])],
+      [`${distDir}/micro-main.js`, `--results-dir=${outDir}/results`, ...(args.quick ? ['--quick'] : [])],
       {
         stdio: 'inherit',
         timeout: 300_000,
@@ -91,7 +91,11 @@ const latestFile = `${outDir}/results/latest.json`;
 const latest: LatestResults = args.render
   ? (JSON.parse(readFileSync(latestFile, 'utf8')) as LatestResults)
   : await measure();
-const micro = readMicroResults(`${benchDir}/results/micro.json`);
+// This run's micro results when it made them (`--out` puts them there too), else the last ones of the app.
+const microFile = [`${outDir}/results/micro.json`, `${benchDir}/results/micro.json`].find((f) =>
+  existsSync(f),
+);
+const micro = readMicroResults(microFile ?? `${benchDir}/results/micro.json`);
 const targets = targetRows(latest.results, micro);
 const charts = await writeCharts(latest.results, `${outDir}/charts`);
 mkdirSync(`${outDir}/results`, { recursive: true });

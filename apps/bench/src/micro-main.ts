@@ -7,10 +7,15 @@ import { addFrameTasks, frameTask } from './micro/frame-tasks.js';
 import type { Target } from './micro/report.js';
 import { printable, printableTargets, target, taskFigures } from './micro/report.js';
 
-// Micro-benchmarks of the per-call hot path: codecs and frames. `node dist/micro-main.js [--quick]`.
-// Writes results/micro.json next to dist/. Exits non-zero only when a task fails, never on a missed target.
+// Micro-benchmarks of the per-call hot path: codecs and frames.
+// `node dist/micro-main.js [--quick] [--results-dir=DIR]`. Writes micro.json to DIR (default: results/ next to
+// dist/). Exits non-zero only when a task fails, never on a missed target.
 const quick = process.argv.includes('--quick');
-const resultsDir = fileURLToPath(new URL('../results/', import.meta.url));
+const dirArg = process.argv.find((a) => a.startsWith('--results-dir='))?.slice('--results-dir='.length);
+const resultsDir =
+  dirArg === undefined
+    ? fileURLToPath(new URL('../results/', import.meta.url))
+    : `${dirArg.replace(/\/$/, '')}/`;
 
 const bench = new Bench({
   name: 'mini-rpc micro',

@@ -20,7 +20,7 @@ export interface SuiteSettings {
 }
 
 /**
- * Full mode: 3 interleaved rounds; warm-up ≥ 0.4 s and ≥ 20,000 calls (≤ 3 s); 1 s window (about 10 minutes
+ * Full mode: 3 interleaved rounds; warm-up ≥ 0.4 s and ≥ 20,000 calls (≤ 3 s); 1 s window (about 17 minutes
  * on 2 cores). The call count matters at 1 call in flight: 0.4 s is only ~4,000 calls there, and mini-rpc's
  * codec and dispatch code (msgpackr's encoder above all) was still being optimised by V8 during the window —
  * CPU per call fell from ~130 µs to ~55 µs over the first second of a standalone C=1 client.
