@@ -55,8 +55,8 @@ export interface Frame {
   /** Request id; unique per connection while the call is in flight. */
   id: number;
   /**
-   * On decode, frozen (and shared between frames that carry the same block, or none): copy before adding
-   * keys.
+   * On decode, read-only: frames that carry the same recent block, or none, share one frozen object. Copy it
+   * before adding keys.
    */
   metadata: Metadata;
   /** The codec bytes. On decode this may be a view into the received chunk: copy it to keep it long. */

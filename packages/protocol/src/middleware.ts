@@ -6,7 +6,7 @@ export interface ServerContext {
   readonly method: string;
   /** Request id on its connection (for logs). */
   readonly requestId: number;
-  /** Request metadata, reserved keys included. Frozen: copy it to change it. */
+  /** Request metadata, reserved keys included. Read-only (frozen when calls share it): copy it to change it. */
   readonly metadata: Metadata;
   /** Metadata sent back with the response (success or error). */
   readonly responseMetadata: Metadata;
