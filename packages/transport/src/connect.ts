@@ -4,7 +4,8 @@ import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { connect as tlsConnect } from 'node:tls';
 import { Code, RpcError } from '@mini-rpc/protocol';
 import type { Connection, ConnectionHandlers, ConnectionOptions } from './connection.js';
-import { createConnection } from './connection.js';
+import { chunkSink, createConnection } from './connection.js';
+import { ReadSlab } from './read-slab.js';
 import { toRpcError } from './socket-error.js';
 
 /** Where and how to connect. */
@@ -35,8 +36,17 @@ export function connect(options: ConnectOptions, handlers: ConnectionHandlers): 
     const target = `${options.host}:${options.port}`;
     let socket: Socket;
     const ready = options.tls === undefined ? 'connect' : 'secureConnect';
+    // TCP sockets read into slabs (read-slab.ts); TLS sockets take Node's chunks ('data').
+    let slab: ReadSlab | undefined;
     if (options.tls === undefined) {
-      socket = netConnect({ host: options.host, port: options.port, allowHalfOpen: true, noDelay: true });
+      slab = new ReadSlab();
+      socket = netConnect({
+        host: options.host,
+        port: options.port,
+        allowHalfOpen: true,
+        noDelay: true,
+        onread: slab.onread,
+      });
     } else {
       // SNI carries host names only (RFC 6066 §3), never an IP address.
       socket = tlsConnect({
@@ -62,7 +72,9 @@ export function connect(options: ConnectOptions, handlers: ConnectionHandlers): 
     const onAbort = (): void => fail(new RpcError(Code.Cancelled, `connect ${target}: aborted`));
     const onReady = (): void => {
       cleanup();
-      resolve(createConnection(socket, handlers, options));
+      const connection = createConnection(socket, handlers, options);
+      slab?.bind(chunkSink(connection));
+      resolve(connection);
     };
     const timer = setTimeout(
       () => fail(new RpcError(Code.Unavailable, `connect ${target}: timed out after ${timeoutMs} ms`)),

@@ -87,6 +87,15 @@ export interface Connection {
 let nextConnectionId = 1;
 
 /**
+ * Where a socket created with `onread` (which emits no 'data') delivers its chunks: the connection's reader.
+ * Package-internal (connect.ts).
+ */
+export function chunkSink(connection: Connection): (chunk: Buffer) => void {
+  const framed = connection as FramedConnection;
+  return (chunk) => framed.onData(chunk);
+}
+
+/**
  * Wraps a connected socket (client or server side) into a framed {@link Connection}.
  *
  * @example
@@ -319,7 +328,8 @@ class FramedConnection implements Connection {
     else this.handlers.onDrain?.(this);
   }
 
-  private onData(chunk: Buffer): void {
+  /** A chunk read from the socket ('data', or a slab's chunk via `chunkSink`). */
+  onData(chunk: Buffer): void {
     if (this.closed) return;
     this.lastRead = Date.now();
     try {
