@@ -77,8 +77,15 @@ export interface CaseSpec {
   readonly slot: string;
   readonly servers: readonly ServerSpec[];
   readonly client: Omit<ClientSpec, 'ports'>;
-  /** Open-loop rate rule, resolved from closed-loop results of the same round just before the case runs. */
-  readonly rateFrom?: { readonly rule: 'half-own-max' | 'half-slowest-max'; readonly fraction: number };
+  /**
+   * Open-loop rate rule, resolved from closed-loop results of the same round just before the case runs:
+   * a fraction of the stack's own best calls/s, of the slowest stack's, or of mini-rpc's (the rate of
+   * mini-rpc's own open loop, offered to another stack).
+   */
+  readonly rateFrom?: {
+    readonly rule: 'half-own-max' | 'half-slowest-max' | 'half-mini-rpc-max';
+    readonly fraction: number;
+  };
   /**
    * The CPUs the client process and the server process(es) are pinned to, as `taskset -c` takes them
    * (`{ client: '0', servers: '0' }`: they share one core). Linux only: without taskset, or with fewer

@@ -167,7 +167,8 @@ function openCase(s: SuiteSettings, stack: StackName, label: string, slot: strin
 }
 
 /**
- * Open loop at half of each stack's own best closed-loop rate and at half of the slowest stack's; or, with
+ * Open loop at half of each stack's own best closed-loop rate and at half of the slowest stack's, and the
+ * bare echo at mini-rpc's rate; or, with
  * `--open-rate`, one case per stack at that fixed rate, derived from nothing.
  */
 function openCases(s: SuiteSettings, openRate: number | undefined): CaseSpec[] {
@@ -180,6 +181,13 @@ function openCases(s: SuiteSettings, openRate: number | undefined): CaseSpec[] {
       cases.push({ ...openCase(s, stack, label, `open ${rule}`, 0), rateFrom: { rule, fraction: 0.5 } });
     }
   }
+  // The floor of mini-rpc's open-loop target: the bare echo offered mini-rpc's own rate, in the same round.
+  // Its tail is what the machine (syscalls, wake-ups, scavenges of a Node process) costs at that rate.
+  const rule = 'half-mini-rpc-max';
+  cases.push({
+    ...openCase(s, 'bare', '½ mini-rpc max', `open ${rule}`, 0),
+    rateFrom: { rule, fraction: 0.5 },
+  });
   return cases;
 }
 

@@ -107,6 +107,20 @@ describe('resolveRate', () => {
     expect(resolveRate(byId('http 64B open @½ slowest max'), cases, done)).toBe(2_000);
   });
 
+  it('offers the bare echo the rate of mini-rpc’s own open loop, the floor of its target', () => {
+    const done = [
+      { spec: byId('bare 64B C=64'), run: run(100_000) },
+      { spec: byId('mini-rpc msgpack 64B C=16'), run: run(30_000) },
+      { spec: byId('mini-rpc msgpack 64B C=64'), run: run(40_000) },
+      { spec: byId('mini-rpc json 64B C=64'), run: run(90_000) },
+    ];
+    const floor = byId('bare 64B open @½ mini-rpc max');
+    expect(resolveRate(floor, cases, done)).toBe(20_000);
+    expect(resolveRate(floor, cases, done)).toBe(
+      resolveRate(byId('mini-rpc msgpack 64B open @½ own max'), cases, done),
+    );
+  });
+
   it('falls back to a fixed rate when the closed-loop cases did not run', () => {
     expect(resolveRate(byId('grpc 64B open @½ own max'), cases, [])).toBe(5_000);
   });

@@ -53,7 +53,11 @@ export function resolveRate(
   if (rule === undefined || spec.client.mode.kind !== 'open') return 0;
   let base: number | undefined;
   if (rule.rule === 'half-own-max') base = maxRate(spec, round);
-  else {
+  else if (rule.rule === 'half-mini-rpc-max') {
+    // The rate mini-rpc's own open loop gets in this round.
+    const rpc = all.find((c) => c.rateFrom?.rule === 'half-own-max' && c.client.stack === 'mini-rpc');
+    base = rpc === undefined ? undefined : maxRate(rpc, round);
+  } else {
     const peers = all.filter((c) => c.group === 'open' && c.rateFrom?.rule === rule.rule);
     const maxima = peers.map((p) => maxRate(p, round));
     if (maxima.every((m) => m !== undefined)) base = Math.min(...(maxima as number[]));

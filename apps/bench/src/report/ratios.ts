@@ -76,12 +76,13 @@ export function targetRows(results: readonly CaseResult[], micro: MicroResults |
   const out: TargetRow[] = [];
   const calls = (r: RunResult): number => r.callsPerSec;
   const rpc1 = byId(results, 'mini-rpc msgpack 64B C=1');
+  const bare1 = byId(results, 'bare 64B C=1');
   const rpc64 = byId(results, 'mini-rpc msgpack 64B C=64');
   const rpc1Pinned = byId(results, 'mini-rpc msgpack 64B C=1 one core');
   out.push(
     ...rows(
       'mini-rpc ÷ bare echo, calls/s, msgpack 64 B, 1 in flight',
-      pairedRatio(rpc1, byId(results, 'bare 64B C=1'), calls),
+      pairedRatio(rpc1, bare1, calls),
       'ratio',
       [
         { op: '≥', value: 0.6, source: 'issue 3' },
@@ -92,6 +93,8 @@ export function targetRows(results: readonly CaseResult[], micro: MicroResults |
       { op: '≤', value: 200, source: 'issue 3' },
       { op: '≤', value: 150, source: 'issue 7' },
     ]),
+    // The floor under that bound: the bare echo's own p99 in the same run.
+    ...rows('bare echo p99, 64 B, 1 in flight (the floor of the row above)', p99Of(bare1), 'µs', []),
     // The same two figures with client and server pinned to one core: without the VM's cross-vCPU wake-ups.
     ...rows(
       'mini-rpc ÷ bare echo, calls/s, msgpack 64 B, 1 in flight, client and server on one core',
@@ -173,6 +176,13 @@ export function targetRows(results: readonly CaseResult[], micro: MicroResults |
       'µs',
       [{ op: '≤', value: 1000, source: 'issue (benchmark suite)' }],
       rate === undefined ? undefined : `arrival rate ${Math.round(rate).toLocaleString('en-US')} calls/s`,
+    ),
+    // The floor under that bound: the bare echo offered the same rate in the same rounds.
+    ...rows(
+      'bare echo p99, open loop at mini-rpc’s rate (the floor of the row above)',
+      p99Of(byId(results, 'bare 64B open @½ mini-rpc max')),
+      'µs',
+      [],
     ),
   );
   const pools = results.filter((r) => r.group === 'pool' && r.runs.length > 0);

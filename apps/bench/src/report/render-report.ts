@@ -147,7 +147,8 @@ function openSection(results: readonly CaseResult[]): string {
       rows.every((r) => r.mode.kind === 'open' && r.mode.rate > 0)
         ? 'The rate was fixed on the command line (`--open-rate`), the same for every stack.'
         : "The rate is set from the closed-loop results of the same round: half of the stack's own best calls/s " +
-          "at 64 B, or half of the slowest stack's best (the same rate for every stack)."
+          "at 64 B, or half of the slowest stack's best (the same rate for every stack); and the bare echo " +
+          "at mini-rpc's own rate (`@½ mini-rpc max`): what the machine alone costs at the rate of mini-rpc's target."
     } The generator's own lateness (send lag) is part of the latency; the client polls the event loop between ` +
       "close sends, so its CPU per call is not shown here; the server's is, with the share of its core it kept " +
       'busy: a pause (a scavenge, a stall of the host) leaves a queue that only the idle share drains. The ' +
