@@ -168,8 +168,8 @@ function openCase(s: SuiteSettings, stack: StackName, label: string, slot: strin
 
 /**
  * Open loop at half of each stack's own best closed-loop rate and at half of the slowest stack's, and the
- * bare echo at mini-rpc's rate; or, with
- * `--open-rate`, one case per stack at that fixed rate, derived from nothing.
+ * bare echo at mini-rpc's rate; or, with `--open-rate`, one case per stack at that fixed rate, derived from
+ * nothing.
  */
 function openCases(s: SuiteSettings, openRate: number | undefined): CaseSpec[] {
   if (openRate !== undefined)
