@@ -1,8 +1,10 @@
 // A client process of the load bench: waits for a `run` message with a ClientSpec, connects to the
 // server process(es), checks one echo, drives closed- or open-loop load, and reports a ClientReport over IPC.
 import { availableParallelism } from 'node:os';
+import { benchCodecs } from './load/bench-codecs.js';
 import type { ClientReport, ClientSpec, LatencySummary } from './load/case-spec.js';
 import { runClosedLoop } from './load/closed-loop.js';
+import { probeCodecRoundTrip } from './load/codec-probe.js';
 import type { Driver } from './load/drivers/driver.js';
 import { runOpenLoop } from './load/open-loop.js';
 import { sameEcho } from './load/payload.js';
@@ -22,6 +24,9 @@ async function createDriver(spec: ClientSpec): Promise<Driver> {
       return (await import('./load/drivers/moleculer-driver.js')).createMoleculerDriver(spec);
   }
 }
+
+/** The schema the Echo service's `order` method decodes its arguments with (see bench-codecs). */
+const ORDER_SCHEMA = { service: 'Echo', method: 'order', kind: 'request' } as const;
 
 function send(message: object, then?: () => void): void {
   process.send?.(message, undefined, {}, () => then?.());
@@ -70,6 +75,11 @@ async function run(spec: ClientSpec): Promise<ClientReport> {
     }
     const calls = recorder.calls;
     const failover = recorder.failover();
+    // The order message's codec cost, timed now that the load has stopped: the bound of this run's calls/s.
+    const codecUsPerCall =
+      spec.payload === 'order' && spec.codec !== 'raw'
+        ? await probeCodecRoundTrip(benchCodecs()[spec.codec], driver.sent, ORDER_SCHEMA)
+        : undefined;
     return {
       calls,
       errors: recorder.errors,
@@ -86,6 +96,7 @@ async function run(spec: ClientSpec): Promise<ClientReport> {
       ...(sendLag === undefined ? {} : { sendLag }),
       ...(driver.stats === undefined ? {} : { pool: driver.stats() }),
       ...(failover ?? {}),
+      ...(codecUsPerCall === undefined ? {} : { codecUsPerCall }),
     };
   } finally {
     await driver.close();

@@ -137,6 +137,29 @@ describe('pnpm bench -- --quick (smoke)', () => {
     expect(Number(busy?.[1])).toBeLessThan(50);
   }, 50_000);
 
+  it('times the codec after each run of the ~1 KiB order case and holds its calls/s against that cost', () => {
+    const dir = join(out, 'order');
+    const run = spawnSync(
+      process.execPath,
+      [dist, '--quick', '--skip-micro', '--only=mini-rpc msgpack order~1KiB', `--out=${dir}`],
+      { encoding: 'utf8', timeout: 45_000 },
+    );
+    expect(run.status, run.stderr).toBe(0);
+    const latest = JSON.parse(readFileSync(join(dir, 'results/latest.json'), 'utf8')) as {
+      results: CaseResult[];
+      targets: { figure: string; measured?: { median: number }; pass?: boolean }[];
+    };
+    expect(latest.results.map((r) => r.id)).toEqual(['mini-rpc msgpack order~1KiB C=64']);
+    const r = latest.results[0]?.runs[0] as RunResult;
+    expectSane(r);
+    // A real encode+decode of ~800 bytes: well above the timer's resolution, well below a millisecond.
+    expect(r.codecUsPerCall).toBeGreaterThan(0.5);
+    expect(r.codecUsPerCall).toBeLessThan(1000);
+    const row = latest.targets.find((t) => t.figure.endsWith('codec timed right after each run'));
+    expect(row?.measured?.median).toBeCloseTo((r.callsPerSec * (r.codecUsPerCall ?? 0)) / 1e6, 6);
+    expect(row?.pass).toBeTypeOf('boolean');
+  }, 50_000);
+
   it("writes the micro results to --results-dir, leaving the app's own alone", () => {
     const own = fileURLToPath(new URL('../results/micro.json', import.meta.url));
     const before = existsSync(own) ? statSync(own).mtimeMs : undefined;

@@ -136,6 +136,11 @@ export interface ClientReport {
   /** Failover: calls/s before the kill and after the event period. */
   readonly before?: number;
   readonly after?: number;
+  /**
+   * `order` payloads: the codec's encode+decode of the order message, µs (median), timed in the client
+   * process right after the window by the micro bench's task (see codec-probe).
+   */
+  readonly codecUsPerCall?: number;
 }
 
 /** One run of one case: the client's report plus what the servers said about the same window. */
