@@ -52,7 +52,7 @@ const orderRows = (results: CaseResult[]) =>
   targetRows(results, micro).filter((r) => r.figure.includes('1 KiB'));
 
 describe('the 1 KiB target', () => {
-  it('pairs each run with the codec cost timed after it, so a host that slows down for both still passes', () => {
+  it('pairs each run with the codec cost timed after it, so a drift that slows both leaves the ratio steady', () => {
     // The host halves its speed between rounds 1 and 3: calls/s halve and the codec's time doubles.
     const result = aggregate(spec, [run(1, 60_000, 5), run(2, 45_000, 6.5), run(3, 30_000, 10)]);
     const [paired, atStart] = orderRows([result]);
