@@ -119,6 +119,9 @@ describe('resolveRate', () => {
     expect(resolveRate(floor, cases, done)).toBe(
       resolveRate(byId('mini-rpc msgpack 64B open @½ own max'), cases, done),
     );
+    // --only may leave mini-rpc's open case out: the rate still follows mini-rpc's msgpack maximum.
+    const selected = cases.filter((c) => c.id !== 'mini-rpc msgpack 64B open @½ own max');
+    expect(resolveRate(floor, selected, done)).toBe(20_000);
   });
 
   it('falls back to a fixed rate when the closed-loop cases did not run', () => {
