@@ -5,7 +5,7 @@ import { encodeFrame, FrameType } from '@mini-rpc/protocol';
 import { describe, expect, it } from 'vitest';
 import { useCleanups, waitFor } from '../../../tooling/testing/harness.js';
 import { connect, listen } from './index.js';
-import { MIN_READ_ROOM, ReadSlab, SLAB_BYTES } from './read-slab.js';
+import { FIRST_SLAB_BYTES, MIN_READ_ROOM, ReadSlab, SLAB_BYTES } from './read-slab.js';
 
 const cleanups = useCleanups();
 
@@ -24,7 +24,7 @@ describe('ReadSlab', () => {
     const chunks: Uint8Array[] = [];
     slab.bind((c) => chunks.push(c));
     const first = read(slab, new Uint8Array(1_000).fill(1));
-    expect(first.length).toBe(SLAB_BYTES);
+    expect(first.length).toBe(FIRST_SLAB_BYTES);
     const second = read(slab, new Uint8Array(500).fill(2));
     expect(second.buffer).toBe(first.buffer);
     expect(second.byteOffset).toBe(1_000);
@@ -32,24 +32,33 @@ describe('ReadSlab', () => {
       [0, 1_000],
       [1_000, 500],
     ]);
-    // Fill the slab until less than MIN_READ_ROOM is left: the next room is a fresh slab.
+    // Fill the slab until less than a quarter of it is left: the next room is a fresh slab, twice the size.
     const used = 1_500;
-    const filler = SLAB_BYTES - used - MIN_READ_ROOM + 1;
+    const filler = FIRST_SLAB_BYTES - used - FIRST_SLAB_BYTES / 4 + 1;
     read(slab, new Uint8Array(filler).fill(3));
     const fresh = read(slab, new Uint8Array(10).fill(4));
     expect(fresh.buffer).not.toBe(first.buffer);
-    expect(fresh.length).toBe(SLAB_BYTES);
+    expect(fresh.length).toBe(2 * FIRST_SLAB_BYTES);
     // Nothing handed out earlier was written over.
     expect(chunks[0]?.every((b) => b === 1)).toBe(true);
     expect(chunks[1]?.every((b) => b === 2)).toBe(true);
     expect([...(chunks[3] ?? [])]).toEqual(new Array(10).fill(4));
   });
 
-  it('offers every read at least MIN_READ_ROOM bytes', () => {
+  it('grows its slabs to SLAB_BYTES as reads keep coming, offering each read a quarter of its slab or more', () => {
     const slab = new ReadSlab();
     slab.bind(() => {});
     const room = slab.onread.buffer as () => Uint8Array;
+    const sizes = new Set<number>();
     for (let i = 0; i < 200; i++) {
+      const into = read(slab, new Uint8Array(7_919));
+      sizes.add(into.buffer.byteLength);
+      const next = room();
+      expect(next.length).toBeGreaterThanOrEqual(next.buffer.byteLength / 4);
+    }
+    expect([...sizes]).toEqual([FIRST_SLAB_BYTES, 2 * FIRST_SLAB_BYTES, SLAB_BYTES]);
+    // Full size from then on, with Node's own 64 KiB of room.
+    for (let i = 0; i < 100; i++) {
       read(slab, new Uint8Array(7_919));
       expect(room().length).toBeGreaterThanOrEqual(MIN_READ_ROOM);
     }
@@ -69,6 +78,30 @@ describe('ReadSlab', () => {
 });
 
 describe('a client connection reading into slabs', () => {
+  it('reserves only a first, small slab while it reads little', async () => {
+    let server: Socket | undefined;
+    const payload = new Uint8Array(10).fill(7);
+    const listener = await listen({
+      onSocket: (s) => {
+        server = s;
+        s.write(encodeFrame({ type: FrameType.Response, codec: 2, id: 1, payload }));
+      },
+    });
+    cleanups.push(() => {
+      server?.destroy();
+      return listener.close();
+    });
+    const frames: Frame[] = [];
+    const conn = await connect(
+      { host: '127.0.0.1', port: listener.port, heartbeatIntervalMs: 0, readTimeoutMs: 0 },
+      { onFrame: (f) => frames.push(f) },
+    );
+    cleanups.push(() => conn.close());
+    await waitFor(() => frames.length === 1);
+    expect([...(frames[0]?.payload ?? [])]).toEqual([...payload]);
+    expect(frames[0]?.payload.buffer.byteLength).toBe(FIRST_SLAB_BYTES);
+  });
+
   it('keeps every payload view intact across reads and slab changes (4 MiB in frames of odd sizes)', async () => {
     // Frames of 1…9,000 bytes, each filled with its own index: a slab written twice would show up as a
     // payload that no longer holds its index.
