@@ -77,26 +77,37 @@ describe('ReadSlab', () => {
   });
 });
 
+/**
+ * A server that runs `write` on the socket it accepts, and a client connection to it whose frames (the
+ * payload views themselves, not copies) land in the returned array; both are closed after the test.
+ */
+async function clientOf(write: (server: Socket) => void): Promise<Frame[]> {
+  let server: Socket | undefined;
+  const listener = await listen({
+    onSocket: (s) => {
+      server = s;
+      write(s);
+    },
+  });
+  cleanups.push(() => {
+    server?.destroy();
+    return listener.close();
+  });
+  const frames: Frame[] = [];
+  const conn = await connect(
+    { host: '127.0.0.1', port: listener.port, heartbeatIntervalMs: 0, readTimeoutMs: 0 },
+    { onFrame: (f) => frames.push(f) },
+  );
+  cleanups.push(() => conn.close());
+  return frames;
+}
+
 describe('a client connection reading into slabs', () => {
   it('reserves only a first, small slab while it reads little', async () => {
-    let server: Socket | undefined;
     const payload = new Uint8Array(10).fill(7);
-    const listener = await listen({
-      onSocket: (s) => {
-        server = s;
-        s.write(encodeFrame({ type: FrameType.Response, codec: 2, id: 1, payload }));
-      },
-    });
-    cleanups.push(() => {
-      server?.destroy();
-      return listener.close();
-    });
-    const frames: Frame[] = [];
-    const conn = await connect(
-      { host: '127.0.0.1', port: listener.port, heartbeatIntervalMs: 0, readTimeoutMs: 0 },
-      { onFrame: (f) => frames.push(f) },
+    const frames = await clientOf((s) =>
+      s.write(encodeFrame({ type: FrameType.Response, codec: 2, id: 1, payload })),
     );
-    cleanups.push(() => conn.close());
     await waitFor(() => frames.length === 1);
     expect([...(frames[0]?.payload ?? [])]).toEqual([...payload]);
     expect(frames[0]?.payload.buffer.byteLength).toBe(FIRST_SLAB_BYTES);
@@ -112,30 +123,16 @@ describe('a client connection reading into slabs', () => {
       sent.push(encodeFrame({ type: FrameType.Response, codec: 2, id: i + 1, payload }));
       total += payload.length;
     }
-    let server: Socket | undefined;
-    const listener = await listen({
-      onSocket: (s) => {
-        server = s;
-        // In bursts of a few frames, so reads end inside frames and frames span reads and slabs.
-        let i = 0;
-        const burst = (): void => {
-          if (i >= sent.length) return;
-          s.write(Buffer.concat(sent.slice(i, i + 5)), () => setImmediate(burst));
-          i += 5;
-        };
-        burst();
-      },
+    const frames = await clientOf((s) => {
+      // In bursts of a few frames, so reads end inside frames and frames span reads and slabs.
+      let i = 0;
+      const burst = (): void => {
+        if (i >= sent.length) return;
+        s.write(Buffer.concat(sent.slice(i, i + 5)), () => setImmediate(burst));
+        i += 5;
+      };
+      burst();
     });
-    cleanups.push(() => {
-      server?.destroy();
-      return listener.close();
-    });
-    const frames: Frame[] = [];
-    const conn = await connect(
-      { host: '127.0.0.1', port: listener.port, heartbeatIntervalMs: 0, readTimeoutMs: 0 },
-      { onFrame: (f) => frames.push(f) }, // the payload views themselves, not copies
-    );
-    cleanups.push(() => conn.close());
     await waitFor(() => frames.length === sent.length, 10_000);
     // Frames that came whole in one read are views into a slab; those cut across reads were put together
     // in a buffer of their own. The slabs changed many times on the way.

@@ -17,9 +17,10 @@ export const MIN_READ_ROOM = SLAB_BYTES / 4;
  * Why: without `onread`, Node gives every read an ArrayBuffer of its own (a 64 KiB allocation, a copy into
  * one of the read's size, a free). At 36,000 reads/s the scavenger spent half of each pause (~0.28 of
  * 0.57 ms) freeing them (`--trace-gc-nvp` sweep_array_buffers, apps/bench open loop, issue #7). With a
- * slab, small reads share one ArrayBuffer per 192 KiB or more. Why the small first slab: a slab is reserved
- * as long as its connection lives, and counts in V8's external memory; 200 idle connections held 51 MB of
- * it at 256 KiB each. The price: a view kept from a chunk keeps its whole slab reachable.
+ * slab, small reads share one ArrayBuffer (per 48 KiB or more in the first slab, 192 KiB once grown).
+ * Why the small first slab: a slab stays reserved as long as its connection lives, and counts in V8's
+ * external memory; 200 idle connections held 51 MB of it at 256 KiB each. The price: a view kept from a
+ * chunk keeps its whole slab reachable.
  */
 export class ReadSlab {
   private size = FIRST_SLAB_BYTES;
