@@ -4,7 +4,7 @@ import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { connect as tlsConnect } from 'node:tls';
 import { Code, RpcError } from '@mini-rpc/protocol';
 import type { Connection, ConnectionHandlers, ConnectionOptions } from './connection.js';
-import { chunkSink, createConnection } from './connection.js';
+import { createConnection, createSlabConnection } from './connection.js';
 import { ReadSlab } from './read-slab.js';
 import { toRpcError } from './socket-error.js';
 
@@ -72,9 +72,11 @@ export function connect(options: ConnectOptions, handlers: ConnectionHandlers): 
     const onAbort = (): void => fail(new RpcError(Code.Cancelled, `connect ${target}: aborted`));
     const onReady = (): void => {
       cleanup();
-      const connection = createConnection(socket, handlers, options);
-      slab?.bind(chunkSink(connection));
-      resolve(connection);
+      resolve(
+        slab === undefined
+          ? createConnection(socket, handlers, options)
+          : createSlabConnection(socket, handlers, options, slab),
+      );
     };
     const timer = setTimeout(
       () => fail(new RpcError(Code.Unavailable, `connect ${target}: timed out after ${timeoutMs} ms`)),

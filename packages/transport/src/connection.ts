@@ -13,6 +13,7 @@ import {
   RpcError,
   writeFrame,
 } from '@mini-rpc/protocol';
+import type { ReadSlab } from './read-slab.js';
 import { toRpcError } from './socket-error.js';
 
 /** Settings of one connection; every field has a safe default. */
@@ -87,12 +88,18 @@ export interface Connection {
 let nextConnectionId = 1;
 
 /**
- * Where a socket created with `onread` (which emits no 'data') delivers its chunks: the connection's reader.
- * Package-internal (connect.ts).
+ * {@link createConnection} for a socket created with `onread` (which emits no 'data'): the slab's chunks go
+ * to the connection's reader. Package-internal (connect.ts).
  */
-export function chunkSink(connection: Connection): (chunk: Buffer) => void {
-  const framed = connection as FramedConnection;
-  return (chunk) => framed.onData(chunk);
+export function createSlabConnection(
+  socket: Socket,
+  handlers: ConnectionHandlers,
+  options: ConnectionOptions,
+  slab: ReadSlab,
+): Connection {
+  const connection = new FramedConnection(socket, handlers, options);
+  slab.bind((chunk) => connection.onData(chunk));
+  return connection;
 }
 
 /**
@@ -328,7 +335,7 @@ class FramedConnection implements Connection {
     else this.handlers.onDrain?.(this);
   }
 
-  /** A chunk read from the socket ('data', or a slab's chunk via `chunkSink`). */
+  /** A chunk read from the socket ('data', or a slab's chunk via `createSlabConnection`). */
   onData(chunk: Buffer): void {
     if (this.closed) return;
     this.lastRead = Date.now();

@@ -54,12 +54,8 @@ export function resolveRate(
   let base: number | undefined;
   if (rule.rule === 'half-own-max') base = maxRate(spec, round);
   else if (rule.rule === 'half-mini-rpc-max') {
-    // The rate mini-rpc's own open loop gets in this round, also when --only left that case out (its rate
-    // comes from mini-rpc's closed-loop cases, msgpack, of the same round).
-    const rpc =
-      all.find((c) => c.rateFrom?.rule === 'half-own-max' && c.client.stack === 'mini-rpc') ??
-      ({ ...spec, client: { ...spec.client, stack: 'mini-rpc', codec: 'msgpack' } } satisfies CaseSpec);
-    base = maxRate(rpc, round);
+    // The rate mini-rpc's own open loop (msgpack) gets in this round, whether or not --only selected it.
+    base = maxRate({ ...spec, client: { ...spec.client, stack: 'mini-rpc', codec: 'msgpack' } }, round);
   } else {
     const peers = all.filter((c) => c.group === 'open' && c.rateFrom?.rule === rule.rule);
     const maxima = peers.map((p) => maxRate(p, round));
