@@ -1,6 +1,5 @@
 import type { LatencySummary } from './case-spec.js';
 import type { Driver } from './drivers/driver.js';
-import { createLatencyHistogram } from './histogram.js';
 import type { WindowRecorder } from './window-recorder.js';
 
 /** The result of an open-loop run beyond what the recorder holds. */
@@ -32,7 +31,7 @@ export function runOpenLoop(
   let dropped = 0;
   let sending = true;
   // Send lag before, in and after the window, filed like the calls; only the window's is reported.
-  const lags = [createLatencyHistogram(), createLatencyHistogram(), createLatencyHistogram()] as const;
+  const lags = recorder.slotHistograms();
   return new Promise((resolve) => {
     const finishIfIdle = (): void => {
       if (!sending && outstanding === 0) resolve({ dropped, sendLag: lags[1].summary() });

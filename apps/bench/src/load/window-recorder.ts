@@ -1,7 +1,7 @@
 import type { LatencySummary } from './case-spec.js';
 import { errorCode } from './drivers/driver.js';
 import type { LatencyHistogram } from './histogram.js';
-import { createLatencyHistogram } from './histogram.js';
+import { createLatencyHistogram, createSlotHistograms, windowCapacity } from './histogram.js';
 
 /** Hooks the client process gives the recorder: tell the parent when the window opens, closes, or a kill is due. */
 export interface WindowHooks {
@@ -52,15 +52,11 @@ export class WindowRecorder {
   /** Calls, errors and latencies per {@link Slot}; only the window's (1) are reported. */
   private readonly callsIn: [number, number, number] = [0, 0, 0];
   private readonly errorsIn: [number, number, number] = [0, 0, 0];
-  private readonly hists: readonly [LatencyHistogram, LatencyHistogram, LatencyHistogram] = [
-    createLatencyHistogram(),
-    createLatencyHistogram(),
-    createLatencyHistogram(),
-  ];
+  private readonly hists: readonly [LatencyHistogram, LatencyHistogram, LatencyHistogram];
   readonly errorCodes: Record<string, number> = {};
   /** Up to 5 distinct error messages (digits masked) with their counts: what went wrong, not just the code. */
   readonly errorMessages: Record<string, number> = {};
-  private readonly eventHist: LatencyHistogram = createLatencyHistogram();
+  private readonly eventHist: LatencyHistogram;
   private startedAt = Number.POSITIVE_INFINITY;
   private endedAt = Number.POSITIVE_INFINITY;
   private cpuStart = 0;
@@ -82,6 +78,10 @@ export class WindowRecorder {
   constructor(plan: WindowPlan, hooks: WindowHooks) {
     this.plan = plan;
     this.hooks = hooks;
+    this.hists = createSlotHistograms(plan.windowMs);
+    this.eventHist = createLatencyHistogram(
+      plan.killAfterMs === undefined ? undefined : windowCapacity(plan.windowMs),
+    );
     this.split = plan.killAfterMs !== undefined;
     this.unfreezeFields();
     const warmupCalls = plan.warmupCalls ?? 0;
@@ -215,6 +215,11 @@ export class WindowRecorder {
 
   get clientCpuUs(): number {
     return this.cpuEnd - this.cpuStart;
+  }
+
+  /** Three more recorders, one per {@link slot}, for a figure filed like the calls (the open loop's send lag). */
+  slotHistograms(): readonly [LatencyHistogram, LatencyHistogram, LatencyHistogram] {
+    return createSlotHistograms(this.plan.windowMs);
   }
 
   latency(): LatencySummary {
