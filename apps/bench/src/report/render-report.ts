@@ -453,7 +453,9 @@ const METHOD = `## How it is measured
 - Every case starts its server process(es) and one client process, all on 127.0.0.1; this process only
   orchestrates (IPC). Each stack echoes the same payload. On this 2-core machine client and server each
   get about one core; the open loop pins them to that (client on CPU 0, server on CPU 1, with taskset),
-  the one-core cases pin both to CPU 0, and the rest is left to the scheduler.
+  the one-core cases pin both to CPU 0, and the rest is left to the scheduler. A process pinned to one CPU
+  runs V8 with \`--single-threaded-gc\`: V8's parallel GC helpers could only run there by preempting the
+  main thread, which waited for them (it halved the open loop's send-lag p99 here, on every stack).
 - **Closed loop**: C calls always in flight (C = 1, 16, 64, 256). **Open loop**: calls are due at a fixed
   rate; latency is measured from the *scheduled* send time, so a stall counts against latency (no
   coordinated omission).
@@ -462,7 +464,9 @@ const METHOD = `## How it is measured
   optimising the stack's code inside the window. The open loop warms up longer: each of its processes has one
   core, which the spinning generator keeps busy, so V8's background compiler finishes late. Rounds run one after the other and the cases of a slot
   (same payload and C) rotate their order each round. Figures are the median over rounds with min–max.
-  Percentiles come from hdr-histogram-js (JS build, 3 significant digits).
+  Percentiles come from hdr-histogram-js (JS build, 3 significant digits); the loops store each latency in
+  an array and the histogram is filled after the window (recording into it cost ~100 ns per value, taken
+  from the client's core).
 - CPU per call: \`process.cpuUsage()\` (user + system) over the window ÷ calls, taken by each process itself.
 - Busy cores = CPU per call × calls/s for client and server. At 64 or more calls in flight, a sum near 1.0
   (of 2 cores) means the two processes took turns — the whole window of calls travels as one batch, so one
