@@ -86,3 +86,65 @@ describe('the 1 KiB target', () => {
     expect(rows[0]?.note).toContain('micro bench median');
   });
 });
+
+describe('the open-loop target', () => {
+  const openSpec = (id: string, stack: 'bare' | 'mini-rpc'): CaseSpec => ({
+    ...spec,
+    id,
+    slot: 'open',
+    servers: [{ stack }],
+    client: {
+      ...spec.client,
+      stack,
+      codec: stack === 'bare' ? 'raw' : 'msgpack',
+      payload: 'bytes',
+      size: 64,
+    },
+  });
+  const openRun = (round: number, rate: number, p99: number, dropped: number): RunResult => ({
+    ...run(round, rate),
+    offeredRate: rate,
+    dropped,
+    latency: { count: 1, p50: 1, p90: 1, p99, p999: p99, max: p99, mean: 1 },
+  });
+  const openRows = (results: CaseResult[]) =>
+    targetRows(results, micro).filter((r) => r.figure.includes('open loop'));
+
+  it('judges mini-rpc at half its max, and sets beside it the floor at its rate and the ceiling at half its own', () => {
+    const results = [
+      aggregate(openSpec('mini-rpc msgpack 64B open @½ own max', 'mini-rpc'), [
+        openRun(1, 300_000, 1_800, 900),
+        openRun(2, 250_000, 700, 0),
+        openRun(3, 240_000, 500, 0),
+      ]),
+      aggregate(openSpec('bare 64B open @½ mini-rpc max', 'bare'), [
+        openRun(1, 300_000, 500, 0),
+        openRun(2, 250_000, 300, 0),
+        openRun(3, 240_000, 400, 0),
+      ]),
+      aggregate(openSpec('bare 64B open @½ own max', 'bare'), [
+        openRun(1, 700_000, 1_200, 5_000),
+        openRun(2, 650_000, 900, 0),
+        openRun(3, 600_000, 1_100, 2_500),
+      ]),
+    ];
+    const [mini, floor, ceiling] = openRows(results);
+    expect(mini?.measured?.median).toBe(700);
+    expect(mini?.pass).toBe(true);
+    expect(mini?.note).toBe(
+      'arrival rate 250,000 calls/s; its generator skipped 900 calls (too many waiting) in 1 of 3 rounds',
+    );
+    expect(floor?.figure).toMatch(/at mini-rpc’s rate \(the floor of the row above\)$/);
+    expect(floor?.measured?.median).toBe(400);
+    expect(floor?.pass).toBeUndefined();
+    expect(floor?.note).toBe('arrival rate 250,000 calls/s');
+    expect(ceiling?.figure).toMatch(
+      /at ½ of its own measured max rate \(the same target, put to the ceiling\)$/,
+    );
+    expect(ceiling?.measured).toEqual({ median: 1_100, min: 900, max: 1_200 });
+    expect(ceiling?.pass).toBeUndefined();
+    expect(ceiling?.note).toBe(
+      'arrival rate 650,000 calls/s; its generator skipped 7,500 calls (too many waiting) in 2 of 3 rounds',
+    );
+  });
+});

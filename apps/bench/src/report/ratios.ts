@@ -67,6 +67,20 @@ function rows(
 
 const p99Of = (c: CaseResult | undefined): Spread | undefined => (c?.p99 === undefined ? undefined : c.p99);
 
+/** An open-loop case's median arrival rate, and the calls its generator skipped (too many waiting), if any. */
+function openNote(c: CaseResult | undefined): string | undefined {
+  if (c === undefined || c.runs.length === 0) return undefined;
+  const rate = Math.round(spread(c.runs.map((r) => r.offeredRate ?? 0)).median);
+  const dropping = c.runs.filter((r) => (r.dropped ?? 0) > 0);
+  const dropped = dropping.reduce((sum, r) => sum + (r.dropped ?? 0), 0);
+  const skipped =
+    dropped === 0
+      ? ''
+      : `; its generator skipped ${dropped.toLocaleString('en-US')} calls (too many waiting) in ` +
+        `${dropping.length} of ${c.runs.length} rounds`;
+  return `arrival rate ${rate.toLocaleString('en-US')} calls/s${skipped}`;
+}
+
 /**
  * The targets of the issues, computed from this run: one connection msgpack 64 B against the bare echo at 1
  * and 64 in flight, p99 bounds, mini-rpc against grpc-js, 1 KiB against the codec's own cost from the micro
@@ -190,21 +204,31 @@ export function targetRows(results: readonly CaseResult[], micro: MicroResults |
     );
   }
   const open = byId(results, 'mini-rpc msgpack 64B open @½ own max');
-  const rate = open?.runs.length ? spread(open.runs.map((r) => r.offeredRate ?? 0)).median : undefined;
+  const bareOpen = byId(results, 'bare 64B open @½ own max');
+  const bareAtMiniRate = byId(results, 'bare 64B open @½ mini-rpc max');
   out.push(
     ...rows(
       'mini-rpc p99, open loop at ½ of its measured max rate, msgpack 64 B',
       p99Of(open),
       'µs',
       [{ op: '≤', value: 1000, source: 'issue (benchmark suite)' }],
-      rate === undefined ? undefined : `arrival rate ${Math.round(rate).toLocaleString('en-US')} calls/s`,
+      openNote(open),
     ),
     // The floor under that bound: the bare echo offered the same rate in the same rounds.
     ...rows(
       'bare echo p99, open loop at mini-rpc’s rate (the floor of the row above)',
-      p99Of(byId(results, 'bare 64B open @½ mini-rpc max')),
+      p99Of(bareAtMiniRate),
       'µs',
       [],
+      openNote(bareAtMiniRate),
+    ),
+    // The same target put to the ceiling: the bare echo at half of its own maximum.
+    ...rows(
+      'bare echo p99, open loop at ½ of its own measured max rate (the same target, put to the ceiling)',
+      p99Of(bareOpen),
+      'µs',
+      [],
+      openNote(bareOpen),
     ),
   );
   const pools = results.filter((r) => r.group === 'pool' && r.runs.length > 0);
