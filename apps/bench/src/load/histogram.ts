@@ -28,8 +28,8 @@ const us = (ns: number): number => Math.round(ns / 100) / 10;
  * client core at 255,000 calls/s, taken from the generator and the stack it drives, and more of the bare
  * echo's client than of the others'. The capacity is a power of two and the index wraps: the warm-up's
  * recorders run as long as they must without growing, and a summary of a recorder that wrapped throws
- * instead of reporting the last `capacity` calls only. Float32 keeps 24 bits: well under the histogram's 3
- * significant digits.
+ * instead of reporting the last `capacity` calls only. Float32 keeps 24 bits (about 7 digits): finer than
+ * the histogram's 3 significant digits.
  *
  * A class, not an object of closures: the loops call `recordMs` on one recorder in the warm-up and on
  * another in the window, and with closures each is a different function to V8, whose optimised call site
