@@ -23,7 +23,6 @@ export const MIN_READ_ROOM = SLAB_BYTES / 4;
  * chunk keeps its whole slab reachable.
  */
 export class ReadSlab {
-  private size = FIRST_SLAB_BYTES;
   private slab: Buffer = Buffer.allocUnsafeSlow(FIRST_SLAB_BYTES);
   private offset = 0;
   private room: Buffer = this.slab;
@@ -50,9 +49,9 @@ export class ReadSlab {
 
   /** The next read's room: the rest of the slab, or a fresh (larger) slab when less than a quarter is left. */
   private nextRoom(): Buffer {
-    if (this.size - this.offset < this.size >> 2) {
-      this.size = Math.min(this.size * 2, SLAB_BYTES);
-      this.slab = Buffer.allocUnsafeSlow(this.size);
+    const size = this.slab.length;
+    if (size - this.offset < size >> 2) {
+      this.slab = Buffer.allocUnsafeSlow(Math.min(size * 2, SLAB_BYTES));
       this.offset = 0;
     }
     this.room = this.offset === 0 ? this.slab : this.slab.subarray(this.offset);

@@ -35,8 +35,6 @@ describe('createLatencyHistogram', () => {
     expect(h.summary().count).toBe(4);
     h.recordMs(1);
     expect(() => h.summary()).toThrow('5 latencies recorded where there is room for 4');
-    h.reset();
-    expect(h.summary().count).toBe(0);
   });
 
   it('takes only powers of two', () => {

@@ -7,7 +7,6 @@ export interface LatencyHistogram {
   recordMs(ms: number): void;
   /** Percentiles of what was recorded; throws when more was recorded than the recorder had room for. */
   summary(): LatencySummary;
-  reset(): void;
 }
 
 // 1 ns to 100 s at 3 significant digits: every call latency we can see lands inside.
@@ -71,10 +70,6 @@ class BufferedLatencyHistogram implements LatencyHistogram {
     const max = h.maxValue;
     const at = (p: number): number => us(Math.min(h.getValueAtPercentile(p), max));
     return { count, p50: at(50), p90: at(90), p99: at(99), p999: at(99.9), max: us(max), mean: us(h.mean) };
-  }
-
-  reset(): void {
-    this.n = 0;
   }
 }
 
