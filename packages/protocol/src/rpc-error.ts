@@ -68,7 +68,7 @@ export class RpcError extends Error {
         return new RpcError(Code.Cancelled, reason.message, { cause: reason });
       return new RpcError(fallback, reason.message, { cause: reason });
     }
-    return new RpcError(fallback, String(reason), { cause: reason });
+    return new RpcError(fallback, describe(reason), { cause: reason });
   }
 
   /** Builds an RpcError from what came over the wire; an unknown code number becomes Unknown. */
@@ -77,5 +77,14 @@ export class RpcError extends Error {
     if (details !== undefined) options.details = details;
     if (metadata !== undefined) options.metadata = metadata;
     return new RpcError(isCode(code) ? code : Code.Unknown, message, options);
+  }
+}
+
+/** `String(value)`, or its tag when that throws (an object without a prototype, a throwing toString). */
+function describe(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
   }
 }

@@ -20,6 +20,8 @@ export class CallContext implements ServerContext {
   finished = false;
   /** Set when the server tracks the call among its connection's calls in flight. */
   tracked = false;
+  /** The codec the call came in (and is answered) with. */
+  codecId = 0;
   private controller: AbortController | undefined;
   private timer: NodeJS.Timeout | undefined;
   private abortReason: RpcError | undefined;

@@ -3,7 +3,8 @@ import { Code, RpcError } from '@mini-rpc/protocol';
 
 /**
  * Runs `middleware` in onion order around `terminal`: the first element is the outermost.
- * Calling `next()` twice from one middleware is a bug and rejects with Internal.
+ * Calling `next()` twice from one middleware is a bug and rejects with Internal. A middleware that returns
+ * something other than a promise (plain JS) is taken as done when it returns.
  */
 export function runChain(
   middleware: readonly ServerMiddleware[],
@@ -18,7 +19,9 @@ export function runChain(
     const mw = middleware[i];
     if (mw === undefined) return terminal();
     try {
-      return mw(ctx, () => dispatch(i + 1));
+      // Promise.resolve: a plain-JS middleware may return nothing (it called next() without returning it);
+      // for the promise an async function returns it is that same promise, at no cost.
+      return Promise.resolve(mw(ctx, () => dispatch(i + 1)));
     } catch (err) {
       return Promise.reject(err);
     }

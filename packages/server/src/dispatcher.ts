@@ -16,6 +16,8 @@ export interface ConnState {
   maxId: number;
   /** Set once GoAway went out: the highest id that will still be answered (docs/protocol.md §3.5). */
   goAwayId: number | undefined;
+  /** Runs while calls with a deadline may be in flight on the connection (see `Dispatcher.sweep`). */
+  sweep: NodeJS.Timeout | undefined;
 }
 
 interface ResolvedMethod {
@@ -25,10 +27,17 @@ interface ResolvedMethod {
   chain: readonly ServerMiddleware[] | undefined;
 }
 
-/** Marks refusals that happened before any handler ran (docs/protocol.md §4.2, `:u`). */
-const NOT_RUN: Metadata = { [MetadataKey.NotRun]: '1' };
-
 const RESOLVED = Promise.resolve();
+
+/**
+ * How often a connection with calls that have a deadline looks for calls past it, ms. The caller's client
+ * gives up at the deadline on its own; this answers it and frees the call's slot even if the handler never
+ * settles and no Cancel comes.
+ */
+export const DEADLINE_SWEEP_MS = 25;
+
+/** Characters of an error message kept when the whole error response is over the peer's metadata limit. */
+const SHORT_MESSAGE = 1024;
 
 /**
  * Turns Request and Cancel frames into handler calls and answers: method lookup, limits, decoding, the
@@ -83,6 +92,10 @@ export class Dispatcher {
 
   /** The connection is gone: abort and forget its calls. */
   dropAll(st: ConnState, error: RpcError | undefined): void {
+    if (st.sweep !== undefined) {
+      clearInterval(st.sweep);
+      st.sweep = undefined;
+    }
     for (const ctx of st.calls.values()) {
       ctx.abort(error ?? new RpcError(Code.Cancelled, 'connection closed'));
       ctx.finish();
@@ -161,6 +174,7 @@ export class Dispatcher {
       deadline = Date.now() + ms;
     }
     const ctx = new CallContext(service, methodName, frame.id, md, st.conn.remoteAddress, deadline);
+    ctx.codecId = codec.id;
     const def = resolved.def;
     if (resolved.chain === undefined) resolved.chain = this.chainFor(def);
     const chain = resolved.chain;
@@ -223,6 +237,41 @@ export class Dispatcher {
     ctx.tracked = true;
     st.calls.set(ctx.requestId, ctx);
     this.inFlight++;
+    if (ctx.deadline !== undefined && st.sweep === undefined) {
+      // One timer per connection while calls with a deadline run, never one per call: it stops at the
+      // first sweep that finds none, and the next such call starts it again.
+      st.sweep = setInterval(() => this.sweep(st), DEADLINE_SWEEP_MS);
+      st.sweep.unref();
+    }
+  }
+
+  /**
+   * Answers DeadlineExceeded for the connection's calls past their deadline and forgets them, aborting their
+   * signal: a handler that ignores it no longer holds a slot (docs/lifecycle.md §6).
+   */
+  private sweep(st: ConnState): void {
+    const now = Date.now();
+    let waiting = false;
+    st.calls.forEach((ctx) => {
+      const deadline = ctx.deadline;
+      if (deadline === undefined) return;
+      if (deadline > now) {
+        waiting = true;
+        return;
+      }
+      const error = new RpcError(Code.DeadlineExceeded, 'deadline exceeded');
+      ctx.abort(error);
+      if (!this.settle(st, ctx)) return;
+      this.logger.info(
+        { service: ctx.service, method: ctx.method, requestId: ctx.requestId },
+        'deadline passed while the handler ran: answered DeadlineExceeded',
+      );
+      this.sendError(st, ctx.codecId, ctx.requestId, error, ctx.responseMetadataIfAny);
+    });
+    if (!waiting && st.sweep !== undefined) {
+      clearInterval(st.sweep);
+      st.sweep = undefined;
+    }
   }
 
   private settle(st: ConnState, ctx: CallContext): boolean {
@@ -245,6 +294,18 @@ export class Dispatcher {
     value: unknown,
   ): void {
     if (!this.settle(st, ctx)) return;
+    const metadata = ctx.responseMetadataIfAny;
+    const problem = metadata === undefined ? undefined : metadataProblem(metadata);
+    if (problem !== undefined) {
+      this.logger.error({ service: ctx.service, method: ctx.method }, `response metadata ${problem}`);
+      this.sendError(
+        st,
+        codec.id,
+        ctx.requestId,
+        new RpcError(Code.Internal, `response metadata ${problem}`),
+      );
+      return;
+    }
     let payload: Uint8Array;
     try {
       payload = codec.encode(value, resolved.responseSchema);
@@ -255,17 +316,27 @@ export class Dispatcher {
         codec.id,
         ctx.requestId,
         new RpcError(Code.Internal, 'result does not encode'),
-        ctx.responseMetadataIfAny,
+        metadata,
       );
       return;
     }
-    st.conn.send({
-      type: FrameType.Response,
-      codec: codec.id,
-      id: ctx.requestId,
-      payload,
-      metadata: ctx.responseMetadataIfAny,
-    });
+    try {
+      st.conn.send({ type: FrameType.Response, codec: codec.id, id: ctx.requestId, payload, metadata });
+    } catch (err) {
+      // Over the payload limit, or the peer stopped reading and the write queue is full: the caller gets
+      // an error frame instead (payload-less frames always queue), never silence.
+      if (st.conn.closed) return;
+      const reason = RpcError.from(err, Code.Internal);
+      this.logger.error({ err, service: ctx.service, method: ctx.method }, 'response not sent');
+      const code = reason.code === Code.ResourceExhausted ? Code.ResourceExhausted : Code.Internal;
+      this.sendError(
+        st,
+        codec.id,
+        ctx.requestId,
+        new RpcError(code, `response not sent: ${reason.rawMessage}`),
+        metadata,
+      );
+    }
   }
 
   private fail(st: ConnState, codec: Codec, ctx: CallContext, reason: unknown): void {
@@ -284,22 +355,30 @@ export class Dispatcher {
     // Refusals are the caller's business (unknown method, limits, shutdown): info, so a misbehaving client
     // cannot flood the server's warnings. Broken peers (protocol errors) are logged as warnings by onClose.
     this.logger.info({ peer: st.conn.remoteAddress, requestId: frame.id, code }, message);
-    this.sendError(st, frame.codec, frame.id, new RpcError(code, message), NOT_RUN);
+    this.sendError(st, frame.codec, frame.id, new RpcError(code, message), undefined, true);
   }
 
+  /**
+   * Answers `id` with `error`. `extra` is the handler's response metadata (entries that are not strings or
+   * use a reserved key are dropped: the error must still go out); `notRun` marks a refusal.
+   */
   private sendError(
     st: ConnState,
     codecId: number,
     id: number,
     error: RpcError,
-    extra: Metadata | undefined,
+    extra?: Metadata,
+    notRun = false,
   ): void {
     if (st.conn.closed) return;
     const metadata: Metadata = {};
-    if (extra !== undefined) Object.assign(metadata, extra);
-    for (const key in error.metadata)
-      if (!key.startsWith(RESERVED_PREFIX) || key === MetadataKey.RetryAfter)
-        metadata[key] = error.metadata[key] as string;
+    if (extra !== undefined) copyUserMetadata(metadata, extra);
+    for (const key in error.metadata) {
+      const value = error.metadata[key];
+      if (typeof value === 'string' && (!key.startsWith(RESERVED_PREFIX) || key === MetadataKey.RetryAfter))
+        metadata[key] = value;
+    }
+    if (notRun) metadata[MetadataKey.NotRun] = '1';
     metadata[MetadataKey.Status] = String(error.code);
     metadata[MetadataKey.Message] = error.rawMessage;
     if (error.details !== undefined) {
@@ -311,8 +390,47 @@ export class Dispatcher {
     }
     try {
       st.conn.send({ type: FrameType.Response, codec: codecId, id, metadata });
+      return;
     } catch (err) {
-      this.logger.warn({ err, id }, 'could not send error response');
+      // The connection is ending (GoAway, peer half-closed): its close fails the caller's call.
+      if (err instanceof RpcError && err.code === Code.Unavailable) {
+        this.logger.info({ err, id }, 'error response not sent: connection ending');
+        return;
+      }
+      this.logger.warn({ err, id }, 'error response not sent in full; sending code and a short message');
     }
+    // Over the peer's metadata limit (a long message, large details or metadata): the code and the start
+    // of the message still fit.
+    const short: Metadata = { [MetadataKey.Status]: String(error.code) };
+    short[MetadataKey.Message] =
+      error.rawMessage.length > SHORT_MESSAGE
+        ? `${error.rawMessage.slice(0, SHORT_MESSAGE)}…`
+        : error.rawMessage;
+    if (notRun) short[MetadataKey.NotRun] = '1';
+    try {
+      st.conn.send({ type: FrameType.Response, codec: codecId, id, metadata: short });
+    } catch (err) {
+      // The caller must not wait for an answer that never comes: closing the connection fails its calls.
+      this.logger.error({ err, id }, 'could not send error response');
+      st.conn.close(new RpcError(Code.Internal, `could not answer call ${id}`));
+    }
+  }
+}
+
+/** Why `md` cannot go out as response metadata (a reserved key, a value that is not a string), if it cannot. */
+function metadataProblem(md: Metadata): string | undefined {
+  for (const key in md) {
+    if (key.startsWith(RESERVED_PREFIX)) return `key '${key}' is reserved`;
+    const value: unknown = md[key];
+    if (typeof value !== 'string') return `value of '${key}' is a ${typeof value}, not a string`;
+  }
+  return undefined;
+}
+
+/** Copies the entries of `source` that may go out as user metadata. */
+function copyUserMetadata(target: Metadata, source: Metadata): void {
+  for (const key in source) {
+    const value: unknown = source[key];
+    if (typeof value === 'string' && !key.startsWith(RESERVED_PREFIX)) target[key] = value;
   }
 }

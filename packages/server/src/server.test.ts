@@ -1,7 +1,15 @@
 import { connect as netConnect } from 'node:net';
 import { jsonCodec, msgpackCodec } from '@mini-rpc/codec';
 import type { Frame, Metadata, ServerContext, ServerMiddleware } from '@mini-rpc/protocol';
-import { Code, CodecId, encodeFrame, FrameType, MetadataKey, RpcError } from '@mini-rpc/protocol';
+import {
+  Code,
+  CodecId,
+  createFrameDecoder,
+  encodeFrame,
+  FrameType,
+  MetadataKey,
+  RpcError,
+} from '@mini-rpc/protocol';
 import { connect } from '@mini-rpc/transport';
 import { describe, expect, it, vi } from 'vitest';
 import { useCleanups, waitFor } from '../../../tooling/testing/harness.js';
@@ -88,6 +96,41 @@ const testService = {
   },
   bigint(): bigint {
     return 1n;
+  },
+  async big(size: number): Promise<string> {
+    return 'x'.repeat(size);
+  },
+  bigSync(size: number): string {
+    return 'x'.repeat(size);
+  },
+  async numberMeta(_args: unknown, ctx: Ctx): Promise<number> {
+    (ctx.responseMetadata as Record<string, unknown>)['x-n'] = 42;
+    return 1;
+  },
+  reservedMeta(_args: unknown, ctx: Ctx): number {
+    ctx.responseMetadata[MetadataKey.NotRun] = '1';
+    return 1;
+  },
+  async throwOdd(kind: string): Promise<never> {
+    if (kind === 'null-proto') throw Object.create(null);
+    if (kind === 'bigint') throw 10n;
+    const cycle: Record<string, unknown> = { name: 'cycle' };
+    cycle.self = cycle;
+    throw cycle;
+  },
+  async rejectNumericMeta(_args: unknown, ctx: Ctx): Promise<never> {
+    (ctx.responseMetadata as Record<string, unknown>)['x-count'] = 3;
+    ctx.responseMetadata['x-ok'] = 'yes';
+    throw new RpcError(Code.ResourceExhausted, 'busy', {
+      metadata: { 'retry-after-s': 5 as unknown as string, 'x-kept': 'k' },
+    });
+  },
+  longMessage(): never {
+    throw new Error('m'.repeat(100_000));
+  },
+  hang(): Promise<never> {
+    seen.calls++;
+    return new Promise(() => {});
   },
 };
 
@@ -424,6 +467,159 @@ describe('dispatch', () => {
     c.request(3, 'withMeta');
     expect((await c.response(3)).metadata['x-scope']).toBe('withMeta');
     expect((await c.response(2)).metadata['x-scope']).toBeUndefined();
+  });
+});
+
+describe('answers that cannot go out as made, and odd throws', () => {
+  it('a result over maxPayload is ResourceExhausted for that call only, async or sync; the connection serves on', async () => {
+    const logger = recordingLogger();
+    const { port } = await startServer({ maxPayload: 1024, logger });
+    const c = await rawClient(port, cleanups);
+    c.request(1, 'big', 4096);
+    c.request(2, 'bigSync', 4096);
+    c.request(3, 'big', 10);
+    for (const id of [1, 2]) {
+      const r = await c.response(id);
+      expect(status(r)).toBe(Code.ResourceExhausted);
+      expect(r.metadata[MetadataKey.Message]).toMatch(/^response not sent: payload of \d+ bytes exceeds/);
+    }
+    expect(await c.result(3)).toBe('x'.repeat(10));
+    expect(c.closes).toEqual([]);
+    expect(logger.lines.filter((l) => l.msg === 'response not sent')).toHaveLength(2);
+  });
+
+  it('response metadata that is not a string, or uses a reserved key, is Internal with the reason, and logged', async () => {
+    const logger = recordingLogger();
+    const { port } = await startServer({ logger });
+    const c = await rawClient(port, cleanups);
+    c.request(1, 'numberMeta');
+    c.request(2, 'reservedMeta');
+    const r1 = await c.response(1);
+    expect(status(r1)).toBe(Code.Internal);
+    expect(r1.metadata[MetadataKey.Message]).toBe(
+      "response metadata value of 'x-n' is a number, not a string",
+    );
+    const r2 = await c.response(2);
+    expect(status(r2)).toBe(Code.Internal);
+    expect(r2.metadata[MetadataKey.NotRun]).toBeUndefined();
+    expect(r2.metadata[MetadataKey.Message]).toBe("response metadata key ':u' is reserved");
+    expect(logger.lines.filter((l) => l.level === 'error')).toHaveLength(2);
+  });
+
+  it('an error whose metadata holds a non-string value still answers, without that entry', async () => {
+    const { port } = await startServer();
+    const c = await rawClient(port, cleanups);
+    c.request(1, 'rejectNumericMeta');
+    const r = await c.response(1);
+    expect(r.metadata).toEqual({
+      [MetadataKey.Status]: String(Code.ResourceExhausted),
+      [MetadataKey.Message]: 'busy',
+      'x-kept': 'k',
+      'x-ok': 'yes',
+    });
+  });
+
+  it('throws of values String() cannot print (no prototype, bigint, a cycle) answer Unknown, logged by the console logger', async () => {
+    const written: string[] = [];
+    const spy = vi.spyOn(console, 'error').mockImplementation((line: string) => {
+      written.push(line);
+    });
+    cleanups.push(() => spy.mockRestore());
+    const { consoleLogger } = await import('./index.js');
+    const { port } = await startServer({ logger: consoleLogger });
+    const c = await rawClient(port, cleanups);
+    c.request(1, 'throwOdd', 'null-proto');
+    c.request(2, 'throwOdd', 'bigint');
+    c.request(3, 'throwOdd', 'cycle');
+    const messages = [];
+    for (const id of [1, 2, 3]) {
+      const r = await c.response(id);
+      expect(status(r)).toBe(Code.Unknown);
+      messages.push(r.metadata[MetadataKey.Message]);
+    }
+    expect(messages).toEqual(['[object Object]', '10', '[object Object]']);
+    expect(written.filter((l) => l.includes('handler threw'))).toHaveLength(3);
+    expect(written.find((l) => l.includes('"self":"[Circular]"'))).toBeDefined();
+  });
+
+  it("an error message over the peer's metadata limit goes out cut short, with its code", async () => {
+    const { port } = await startServer();
+    const c = await rawClient(port, cleanups);
+    c.request(1, 'longMessage');
+    c.request(2, 'add', { a: 1, b: 2 });
+    const r = await c.response(1);
+    expect(status(r)).toBe(Code.Unknown);
+    expect(r.metadata[MetadataKey.Message]).toBe(`${'m'.repeat(1024)}…`);
+    expect(await c.result(2)).toBe(3);
+    expect(c.closes).toEqual([]);
+  });
+
+  it('a peer that stops reading gets ResourceExhausted for answers over the write queue, once it reads; others are served meanwhile', async () => {
+    const logger = recordingLogger();
+    const { server, port } = await startServer({ logger });
+    const socket = netConnect({ host: '127.0.0.1', port });
+    socket.on('error', () => {});
+    await new Promise<void>((r) => socket.once('connect', () => r()));
+    socket.pause();
+    const frames = [];
+    for (let id = 1; id <= 40; id++) {
+      frames.push(
+        encodeFrame({
+          type: FrameType.Request,
+          codec: CodecId.Json,
+          id,
+          metadata: { [MetadataKey.Service]: 'Test', [MetadataKey.Method]: 'big' },
+          payload: jsonCodec.encode(1 << 20),
+        }),
+      );
+    }
+    socket.write(Buffer.concat(frames));
+    // 40 answers of 1 MiB do not fit the 16 MiB write queue (nor the socket buffers) of a peer that reads nothing.
+    await waitFor(() => logger.lines.some((l) => l.msg === 'response not sent'), 5_000, 'a refused answer');
+    await waitFor(() => server.inFlight === 0, 5_000, 'every call answered');
+    const c = await rawClient(port, cleanups);
+    c.request(1, 'add', { a: 2, b: 2 });
+    expect(await c.result(1)).toBe(4);
+    const answers = new Map<number, Frame>();
+    const decoder = createFrameDecoder((f) => answers.set(f.id, { ...f, payload: f.payload.slice() }));
+    socket.on('data', (chunk: Buffer) => decoder.push(chunk));
+    socket.resume();
+    await waitFor(() => answers.size === 40, 5_000, 'all 40 answers');
+    const outcomes = [...answers.values()].map((f) =>
+      f.metadata[MetadataKey.Status] === undefined ? 'ok' : status(f),
+    );
+    expect(outcomes).toContain('ok');
+    expect(outcomes).toContain(Code.ResourceExhausted);
+    for (const f of answers.values()) {
+      if (f.metadata[MetadataKey.Status] === undefined) expect(f.payload.length).toBe((1 << 20) + 2);
+      else expect(f.metadata[MetadataKey.Message]).toMatch(/^response not sent: write queue to .* is full/);
+    }
+    socket.destroy();
+  });
+
+  it('a call past its deadline is answered DeadlineExceeded and forgotten although its handler never settles', async () => {
+    const { server, port } = await startServer();
+    const c = await rawClient(port, cleanups);
+    c.request(1, 'hang', undefined, { [MetadataKey.Timeout]: '50' });
+    c.request(2, 'hang');
+    await waitFor(() => seen.calls === 2, 3_000, 'handlers running');
+    const r = await c.response(1);
+    expect(status(r)).toBe(Code.DeadlineExceeded);
+    expect(server.inFlight).toBe(1); // call 2 has no deadline: it runs until the connection goes
+    expect(c.find(FrameType.Response, 2)).toBeUndefined();
+  });
+
+  it('a plain-JS middleware that returns nothing does not break the connection', async () => {
+    const { server, port } = await startServer();
+    server.use(((_ctx: Ctx, next: () => Promise<void>) => {
+      void next();
+    }) as unknown as ServerMiddleware);
+    const c = await rawClient(port, cleanups);
+    c.request(1, 'add', { a: 1, b: 2 });
+    c.request(2, 'withMeta');
+    expect((await c.response(1)).metadata[MetadataKey.Status]).toBeUndefined();
+    expect((await c.response(2)).metadata['x-served-by']).toBe('node-1');
+    expect(c.closes).toEqual([]);
   });
 });
 

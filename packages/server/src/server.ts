@@ -246,6 +246,7 @@ class RpcServer implements Server {
       readEnded: false,
       maxId: 0,
       goAwayId: undefined,
+      sweep: undefined,
     };
     const conn = createConnection(
       socket,

@@ -6,11 +6,14 @@ import {
   DEFAULT_MAX_METADATA,
   DEFAULT_MAX_PAYLOAD,
   FrameType,
+  HEADER_SIZE,
   MAX_REQUEST_ID,
   MetadataKey,
   maxFrameSize,
+  metadataSize,
   ProtocolError,
   RpcError,
+  utf8Length,
   writeFrame,
 } from '@mini-rpc/protocol';
 import type { ReadSlab } from './read-slab.js';
@@ -20,7 +23,10 @@ import { toRpcError } from './socket-error.js';
 export interface ConnectionOptions {
   /** Largest payload accepted from the peer and sent to it, bytes. Default 4 MiB. */
   maxPayload?: number;
-  /** Largest metadata block accepted from the peer, bytes. Default 64 KiB. */
+  /**
+   * Largest metadata block accepted from the peer, bytes; `send` refuses a frame whose metadata is larger
+   * (ResourceExhausted), since a peer with the same limit would close the connection over it. Default 64 KiB.
+   */
   maxMetadata?: number;
   /** Send a Heartbeat after this long without writing anything, ms. 0 disables heartbeats. Default 5,000. */
   heartbeatIntervalMs?: number;
@@ -28,7 +34,10 @@ export interface ConnectionOptions {
   readTimeoutMs?: number;
   /** Close when the socket has not drained for this long while frames wait, ms. 0 disables. Default 15,000. */
   writeTimeoutMs?: number;
-  /** Bytes that may wait for the socket to drain before `send` fails with ResourceExhausted. Default 16 MiB. */
+  /**
+   * Bytes of frames (header, metadata and payload, counted at the size the batch buffer reserves for them)
+   * that may wait for the socket to drain before `send` fails with ResourceExhausted. Default 16 MiB.
+   */
   maxQueuedBytes?: number;
   /**
    * Frames queued in one event-loop turn normally leave in one write at the end of the turn; a batch that
@@ -87,6 +96,31 @@ export interface Connection {
 
 let nextConnectionId = 1;
 
+/** The longest metadata key the frame can carry (a 16-bit length). */
+const MAX_KEY_BYTES = 0xffff;
+/** The `:t` pair at its longest: key length and key (4), value length (4), up to 16 digits. */
+const TIMEOUT_PAIR_BYTES = 24;
+
+/**
+ * Throws RpcError(ResourceExhausted) when the metadata `frame` would carry exceeds `limit` bytes, and
+ * InvalidArgument for a key over 65,535 bytes. The `:t` pair is counted at its largest.
+ */
+function checkMetadataSize(frame: OutgoingFrame, limit: number): void {
+  const md = frame.metadata;
+  if (md !== undefined) {
+    for (const key in md) {
+      if (key.length > MAX_KEY_BYTES / 3 && utf8Length(key) > MAX_KEY_BYTES)
+        throw new RpcError(Code.InvalidArgument, `metadata key of ${utf8Length(key)} bytes is over 65,535`);
+    }
+  }
+  const total =
+    (md === undefined ? 0 : metadataSize(md)) +
+    (frame.rawMetadata?.length ?? 0) +
+    (frame.timeoutMs === undefined ? 0 : TIMEOUT_PAIR_BYTES);
+  if (total > limit)
+    throw new RpcError(Code.ResourceExhausted, `metadata of ${total} bytes exceeds the limit of ${limit}`);
+}
+
 /**
  * {@link createConnection} for a socket created with `onread` (which emits no 'data'): the slab's chunks go
  * to the connection's reader. Package-internal (connect.ts).
@@ -130,6 +164,9 @@ class FramedConnection implements Connection {
   private readonly handlers: ConnectionHandlers;
   private readonly decoder: FrameDecoder;
   private readonly maxPayload: number;
+  private readonly maxMetadata: number;
+  /** Metadata bounds above this are measured exactly in send(): min(maxMetadata, the 16-bit key limit). */
+  private readonly metadataCheckAbove: number;
   private readonly maxQueuedBytes: number;
   private readonly maxBatchFrames: number;
   private readonly maxBatchBytes: number;
@@ -153,6 +190,8 @@ class FramedConnection implements Connection {
     this.handlers = handlers;
     this.remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
     this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+    this.maxMetadata = options.maxMetadata ?? DEFAULT_MAX_METADATA;
+    this.metadataCheckAbove = Math.min(this.maxMetadata, MAX_KEY_BYTES);
     this.maxQueuedBytes = options.maxQueuedBytes ?? 16 * 1024 * 1024;
     this.maxBatchFrames = options.maxBatchFrames ?? 16;
     this.maxBatchBytes = options.maxBatchBytes ?? 256 * 1024;
@@ -161,7 +200,7 @@ class FramedConnection implements Connection {
     this.writeTimeoutMs = options.writeTimeoutMs ?? 15_000;
     this.decoder = createFrameDecoder((frame) => this.receive(frame), {
       maxPayload: this.maxPayload,
-      maxMetadata: options.maxMetadata ?? DEFAULT_MAX_METADATA,
+      maxMetadata: this.maxMetadata,
     });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -194,12 +233,6 @@ class FramedConnection implements Connection {
         `payload of ${size} bytes exceeds the limit of ${this.maxPayload}`,
       );
     }
-    if (this.queuedBytes + size > this.maxQueuedBytes && this.queue.length > 0) {
-      throw new RpcError(
-        Code.ResourceExhausted,
-        `write queue to ${this.remoteAddress} is full (${this.queuedBytes} bytes)`,
-      );
-    }
     // Everything that can make writeFrame throw is checked here, against this frame only: a bad frame must
     // fail its own call, never the batch it would have joined (and with it the connection).
     const id = frame.id;
@@ -211,6 +244,17 @@ class FramedConnection implements Connection {
       throw new RpcError(Code.InvalidArgument, `timeout ${timeout} is not a number of milliseconds`);
     }
     const bound = maxFrameSize(frame); // throws InvalidArgument for a metadata value that is not a string
+    // The peer closes the connection on a metadata block over its limit, failing every call on it: refuse
+    // such a block here, failing this frame only. The bound counts 3 bytes per UTF-16 unit, so the exact
+    // size (and each key's, which must fit 16 bits) is worked out only when the bound could be too large.
+    if (bound - HEADER_SIZE - size > this.metadataCheckAbove) checkMetadataSize(frame, this.maxMetadata);
+    // Whole frames count against the queue (metadata too), at the bound the batch buffer is sized by.
+    if (this.queuedBound + bound > this.maxQueuedBytes && this.queue.length > 0) {
+      throw new RpcError(
+        Code.ResourceExhausted,
+        `write queue to ${this.remoteAddress} is full (${this.queuedBound} bytes)`,
+      );
+    }
     this.queue.push(frame);
     this.queuedBytes += size;
     this.queuedBound += bound;
@@ -250,8 +294,15 @@ class FramedConnection implements Connection {
         this.flush();
         this.socket.end();
       }
-      // A peer that never reads must not keep us open forever.
-      const guard = setTimeout(() => this.socket.destroy(), this.writeTimeoutMs || 5_000);
+      // A peer that never reads (or never closes its side) must not keep us open forever. Frames it did not
+      // take are lost: say so rather than report a clean close.
+      const guard = setTimeout(() => {
+        if (this.draining || this.socket.writableLength > 0)
+          this.close(
+            new RpcError(Code.Unavailable, `peer ${this.remoteAddress} did not read the last frames`),
+          );
+        else this.socket.destroy();
+      }, this.writeTimeoutMs || 5_000);
       guard.unref();
       this.socket.once('close', () => clearTimeout(guard));
     });
@@ -348,7 +399,9 @@ class FramedConnection implements Connection {
   }
 
   private receive(frame: Frame): void {
-    if (frame.type === FrameType.Heartbeat) return;
+    // A frame of the chunk that closed the connection (a duplicate id, say) must not run: the peer sees the
+    // connection fail and cannot know that later calls of the same chunk did (docs/protocol.md §6.1).
+    if (this.closed || frame.type === FrameType.Heartbeat) return;
     this.handlers.onFrame(frame, this);
   }
 

@@ -31,6 +31,13 @@ export interface Listener {
   close(): Promise<void>;
 }
 
+/** How long a connection refused over `maxConnections` may stay after its GoAway, ms. */
+const REFUSED_LINGER_MS = 1_000;
+
+function peerKey(socket: Socket): string {
+  return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+}
+
 /**
  * Starts accepting TCP (or TLS) connections; resolves once listening.
  *
@@ -42,11 +49,16 @@ export interface Listener {
 export function listen(options: ListenOptions): Promise<Listener> {
   const max = options.maxConnections ?? 10_000;
   let open = 0;
-  // Sockets accepted by TCP but not (yet) handed over: TLS handshakes in progress. With allowHalfOpen a
-  // peer that leaves mid-handshake would keep one open forever, so close() destroys these.
-  const handshaking = new Set<Socket>();
+  // TCP sockets whose TLS handshake is in progress, by peer address: the TLS socket that accept() gets is
+  // another object than the TCP socket 'connection' saw, and the peer's address and port are what they
+  // share. With allowHalfOpen a peer that leaves mid-handshake would keep one open forever, so close()
+  // destroys these (and only these: established connections are left to their owners).
+  const handshaking = new Map<string, Socket>();
+  // Sockets refused over the limit: told GoAway and half-closed; destroyed after a short linger (the
+  // peer may never close its side) and at close().
+  const refused = new Set<Socket>();
   const accept = (socket: Socket): void => {
-    handshaking.delete(socket);
+    if (options.tls !== undefined) handshaking.delete(peerKey(socket));
     if (open >= max) {
       const goAway = encodeFrame({
         type: FrameType.GoAway,
@@ -58,6 +70,13 @@ export function listen(options: ListenOptions): Promise<Listener> {
         },
       });
       socket.on('error', () => {});
+      refused.add(socket);
+      const linger = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS);
+      linger.unref();
+      socket.once('close', () => {
+        clearTimeout(linger);
+        refused.delete(socket);
+      });
       socket.end(goAway);
       return;
     }
@@ -71,8 +90,11 @@ export function listen(options: ListenOptions): Promise<Listener> {
       : createTlsServer({ allowHalfOpen: true, handshakeTimeout: 10_000, ...options.tls }, accept);
   if (options.tls !== undefined) {
     server.on('connection', (socket: Socket) => {
-      handshaking.add(socket);
-      socket.once('close', () => handshaking.delete(socket));
+      const key = peerKey(socket);
+      handshaking.set(key, socket);
+      socket.once('close', () => {
+        if (handshaking.get(key) === socket) handshaking.delete(key);
+      });
     });
     server.on('tlsClientError', (err: Error) => options.onError?.(toRpcError(err, 'TLS handshake')));
   }
@@ -91,7 +113,8 @@ export function listen(options: ListenOptions): Promise<Listener> {
         close: () =>
           new Promise<void>((done) => {
             server.close(() => done());
-            for (const socket of handshaking) socket.destroy();
+            for (const socket of handshaking.values()) socket.destroy();
+            for (const socket of refused) socket.destroy();
           }),
       });
     });
