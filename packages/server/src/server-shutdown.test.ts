@@ -215,6 +215,55 @@ describe('registry', () => {
     ]);
   });
 
+  it('a registration that fails closes the server: what was registered is deregistered, the port is free', async () => {
+    const { registry, events } = recordingRegistry();
+    const register = registry.register.bind(registry);
+    registry.register = async (instance) => {
+      if (instance.name === 'B') throw new Error('registry refused B');
+      await register(instance);
+    };
+    const server = createServer({ logger: silentLogger, registry });
+    server.addService({ ping: () => 'pong' }, { name: 'A' });
+    server.addService({ ping: () => 'pong' }, { name: 'B' });
+    await expect(server.listen()).rejects.toThrow('registry refused B');
+    expect(events).toEqual([`register A@127.0.0.1:${server.port}`, `deregister A@127.0.0.1:${server.port}`]);
+    expect(await accepting(server.port as number)).toBe(false);
+  });
+
+  it('close() while listen() is still registering deregisters the services registered after it began', async () => {
+    const { registry, events, instances } = recordingRegistry();
+    const register = registry.register.bind(registry);
+    let releaseB!: () => void;
+    const bHeld = new Promise<void>((r) => {
+      releaseB = r;
+    });
+    let bStarted!: () => void;
+    const bCalled = new Promise<void>((r) => {
+      bStarted = r;
+    });
+    registry.register = async (instance) => {
+      if (instance.name === 'B') {
+        bStarted();
+        await bHeld;
+      }
+      await register(instance);
+    };
+    const server = createServer({ logger: silentLogger, registry });
+    server.addService({ ping: () => 'pong' }, { name: 'A' });
+    server.addService({ ping: () => 'pong' }, { name: 'B' });
+    const listening = server.listen();
+    await bCalled;
+    const closed = server.close({ graceMs: 100 });
+    releaseB();
+    await listening;
+    await closed;
+    await waitFor(() => instances.size === 0, 3_000, 'every instance deregistered');
+    expect(events.filter((e) => e.startsWith('deregister')).sort()).toEqual([
+      `deregister A@127.0.0.1:${server.port}`,
+      `deregister B@127.0.0.1:${server.port}`,
+    ]);
+  });
+
   it('announces advertiseHost instead of the listening host', async () => {
     const { registry, instances } = recordingRegistry();
     const server = createServer({ logger: silentLogger, registry, advertiseHost: 'svc.internal' });

@@ -171,7 +171,15 @@ class RpcServer implements Server {
       ...(this.options.tls === undefined ? {} : { tls: this.options.tls }),
     });
     this.port = this.listener.port;
-    await this.register(this.options.advertiseHost ?? host, this.listener.port);
+    try {
+      await this.register(this.options.advertiseHost ?? host, this.listener.port);
+    } catch (err) {
+      // Listening but not (fully) registered is neither serving nor stopped: undo it all (deregister what
+      // was registered, free the port) before the caller hears of it.
+      this.logger.error({ err }, 'registering failed; closing the server');
+      await this.close({ graceMs: 0 });
+      throw err;
+    }
     return { host, port: this.listener.port };
   }
 
@@ -193,6 +201,13 @@ class RpcServer implements Server {
         metadata: { ...def.options.metadata, ...this.options.instanceMetadata, ...idempotentMetadata(def) },
       };
       await registry.register(instance);
+      if (this.closing !== undefined) {
+        // close() began while this registration ran, and deregistered only what was registered then.
+        await registry.deregister(instance).catch((err: unknown) => {
+          this.logger.warn({ err }, 'deregister failed');
+        });
+        return;
+      }
       this.registered.push(instance);
     }
   }
