@@ -248,8 +248,14 @@ class FramedConnection implements Connection {
     // such a block here, failing this frame only. The bound counts 3 bytes per UTF-16 unit, so the exact
     // size (and each key's, which must fit 16 bits) is worked out only when the bound could be too large.
     if (bound - HEADER_SIZE - size > this.metadataCheckAbove) checkMetadataSize(frame, this.maxMetadata);
-    // Whole frames count against the queue (metadata too), at the bound the batch buffer is sized by.
-    if (this.queuedBound + bound > this.maxQueuedBytes && this.queue.length > 0) {
+    // Whole frames count against the queue (metadata too), at the bound the batch buffer is sized by. Control
+    // frames (Heartbeat, Cancel, GoAway: types above Response) always queue: they are small and say what
+    // the peer must know, such as "no new calls here" to a peer that stopped reading.
+    if (
+      frame.type <= FrameType.Response &&
+      this.queuedBound + bound > this.maxQueuedBytes &&
+      this.queue.length > 0
+    ) {
       throw new RpcError(
         Code.ResourceExhausted,
         `write queue to ${this.remoteAddress} is full (${this.queuedBound} bytes)`,
