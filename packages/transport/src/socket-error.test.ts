@@ -41,6 +41,7 @@ describe('toRpcError', () => {
     'ERR_TLS_CERT_ALTNAME_INVALID',
     'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
     'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
+    'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
   ])('certificate failure %s → Unauthenticated', (code) => {
     const error = toRpcError(errno(code), 'TLS handshake');
     expect(error.code).toBe(Code.Unauthenticated);

@@ -16,8 +16,9 @@ const UNAVAILABLE_CODES = new Set([
 ]);
 
 // OpenSSL verification failures (UNABLE_TO_VERIFY_LEAF_SIGNATURE, SELF_SIGNED_CERT_IN_CHAIN, CERT_HAS_EXPIRED,
-// ERR_TLS_CERT_ALTNAME_INVALID, a peer's "bad certificate" alert, …): the peers do not trust each other.
-const TLS_TRUST = /CERT|SIGNATURE|UNABLE_TO_GET_ISSUER|SELF_SIGNED|ALTNAME/;
+// ERR_TLS_CERT_ALTNAME_INVALID, a peer's "bad certificate" or "unknown CA" alert, …): the peers do not trust
+// each other.
+const TLS_TRUST = /CERT|SIGNATURE|UNABLE_TO_GET_ISSUER|SELF_SIGNED|ALTNAME|UNKNOWN_CA/;
 
 /**
  * Maps a Node socket error to an RpcError with a status code. This is the one place that knows errno
