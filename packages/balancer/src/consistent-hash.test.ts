@@ -67,6 +67,50 @@ describe('consistentHash', () => {
     expect(hashes).toBe(73); // b reweighted: 10 + 20 + 10 points + the key
   });
 
+  it('keeps the ring of the full list while filtered copies come and go (retries, open breakers)', () => {
+    let hashes = 0;
+    const counting = (text: string) => {
+      hashes++;
+      return murmur3(text);
+    };
+    const balancer = consistentHash({ key: metadataKey('x-user'), virtualNodes: 10, hash: counting });
+    const all = instances(1, 1, 1);
+    const pick = (list: ReturnType<typeof instances>, user: string) =>
+      balancer.pick(list, info('Svc', { 'x-user': user })).id;
+    const before = keys.slice(0, 100).map((user) => pick(all, user));
+    pick(
+      all.filter((i) => i.id !== 'b'),
+      'u',
+    );
+    expect(hashes).toBe(100 + 30 + 20 + 1);
+    hashes = 0;
+    for (let i = 0; i < 10; i++) {
+      pick(all, 'u');
+      pick(
+        all.filter((x) => x.id !== 'b'),
+        'u',
+      );
+    }
+    expect(hashes).toBe(20); // the keys only: neither ring was built again
+    expect(keys.slice(0, 100).map((user) => pick(all, user))).toEqual(before);
+  });
+
+  it('spreads calls without a key round robin, also with a retry on the list without the one tried', () => {
+    const balancer = byUser();
+    const all = instances(1, 1, 1, 1);
+    const first = new Map<string, number>();
+    for (let call = 0; call < 400; call++) {
+      const picked = balancer.pick(all, info()).id;
+      first.set(picked, (first.get(picked) ?? 0) + 1);
+      if (call % 2 === 0)
+        balancer.pick(
+          all.filter((i) => i.id !== picked),
+          info(),
+        );
+    }
+    expect([...first.values()]).toEqual([100, 100, 100, 100]);
+  });
+
   it('spreads calls without a key round robin', () => {
     const balancer = byUser();
     const list = instances(1, 1, 1);

@@ -3,6 +3,7 @@ import { Code, RpcError } from '@mini-rpc/protocol';
 import type { HashKey } from './hash-key.js';
 import type { HashRing } from './hash-ring.js';
 import { buildRing, ownerOf, sameMembers } from './hash-ring.js';
+import { MembershipCache } from './membership-cache.js';
 import { murmur3 } from './murmur3.js';
 import { noInstances } from './no-instances.js';
 
@@ -16,13 +17,21 @@ export interface ConsistentHashOptions {
   hash?: (text: string) => number;
 }
 
+/** The state of one membership of a service: its ring, built at its first keyed call, and its rotation. */
+interface RingState {
+  ring: HashRing | undefined;
+  rotation: number;
+}
+
 /**
  * Creates a consistent-hash balancer: calls with the same key go to the same instance, and when an
  * instance joins or leaves only about `1 / instances` of the keys move.
  *
  * Every instance owns `virtualNodes × weight` points on a 32-bit ring; a key goes to the owner of the
  * first point at or after its hash (binary search, no allocation). The ring of a service is rebuilt only
- * when its ids or weights change. Calls whose key is `undefined` are spread round robin. Throws
+ * when its ids or weights change; rings are kept per membership (see `MembershipCache`), so a filtered copy
+ * of the list (a retry, an open breaker) gets a ring of its own rather than costing two rebuilds. Calls
+ * whose key is `undefined` are spread round robin. Throws
  * `RpcError(Unavailable)` when the list is empty, and `RpcError(InvalidArgument)` at creation when
  * `virtualNodes` is not a positive integer.
  *
@@ -37,23 +46,26 @@ export function consistentHash(options: ConsistentHashOptions): Balancer {
   if (!Number.isInteger(virtualNodes) || virtualNodes < 1) {
     throw new RpcError(Code.InvalidArgument, `virtualNodes must be a positive integer, got ${virtualNodes}`);
   }
-  const rings = new Map<string, HashRing>();
-  let rotation = 0;
+  const states = new MembershipCache<RingState>((_, previous) => ({
+    ring: undefined,
+    rotation: previous?.state.rotation ?? 0,
+  }));
   return {
     name: 'consistent-hash',
     pick(instances: readonly ServiceInstance[], info: PickInfo): ServiceInstance {
       const n = instances.length;
       if (n === 0) throw noInstances('consistent-hash', info);
+      if (n === 1) return instances[0]!;
+      const state = states.get(info.service, instances);
       const k = key(info);
       if (k === undefined) {
-        rotation = rotation + 1 < n ? rotation + 1 : 0;
-        return instances[rotation]!;
+        state.rotation = state.rotation + 1 < n ? state.rotation + 1 : 0;
+        return instances[state.rotation]!;
       }
-      if (n === 1) return instances[0]!;
-      let ring = rings.get(info.service);
+      let ring = state.ring;
       if (ring === undefined || (ring.list !== instances && !sameMembers(ring, instances))) {
         ring = buildRing(instances, virtualNodes, hash);
-        rings.set(info.service, ring);
+        state.ring = ring;
       } else {
         ring.list = instances;
       }

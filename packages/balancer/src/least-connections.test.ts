@@ -24,6 +24,22 @@ describe('leastConnections', () => {
     expect([...counts.values()]).toEqual([10_000, 10_000, 10_000]);
   });
 
+  it('a retry on the list without the instance tried does not shift the tie-breaking rotation', () => {
+    const balancer = leastConnections();
+    const all = instances(1, 1, 1, 1);
+    const first = new Map<string, number>();
+    for (let call = 0; call < 400; call++) {
+      const picked = balancer.pick(all, info()).id;
+      first.set(picked, (first.get(picked) ?? 0) + 1);
+      if (call % 2 === 0)
+        balancer.pick(
+          all.filter((i) => i.id !== picked),
+          info(),
+        );
+    }
+    expect([...first.values()]).toEqual([100, 100, 100, 100]);
+  });
+
   it('weighs calls in flight by weight', () => {
     const balancer = leastConnections();
     const [a, b] = instances(3, 1) as [ServiceInstance, ServiceInstance];

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { countPicks, info, instance, instances } from '../test/support.js';
 import { smoothWeightedRoundRobin } from './index.js';
+import { MEMBERSHIPS_KEPT } from './membership-cache.js';
 
 function sequence(balancer = smoothWeightedRoundRobin(), list = instances(5, 1, 1), n = 7): string {
   return Array.from({ length: n }, () => balancer.pick(list, info()).id).join(' ');
@@ -48,13 +49,66 @@ describe('smoothWeightedRoundRobin', () => {
     );
   });
 
-  it('forgets vanished ids and starts new ids at 0', () => {
+  it('a list without an instance runs its own rotation; the full list resumes where it was', () => {
     const balancer = smoothWeightedRoundRobin();
     // current after `a a b`: a 1, b -4, c 3 (c is owed a pick)
     expect(sequence(balancer, instances(5, 1, 1), 3)).toBe('a a b');
     expect(sequence(balancer, instances(5, 1), 2)).toBe('a a');
-    // c comes back with current 0; had it kept its 3, the second pick would be c.
-    expect(sequence(balancer, instances(5, 1, 1), 2)).toBe('a a');
+    // c comes back with its 3: it gets the pick it was owed (with c reset to 0 this would be `a a`).
+    expect(sequence(balancer, instances(5, 1, 1), 4)).toBe('a c a a');
+  });
+
+  it('a new list starts from the last rotation used, new ids at 0', () => {
+    const balancer = smoothWeightedRoundRobin();
+    // current after `a a b`: a 1, b -4, c 3; d joins at 0.
+    expect(sequence(balancer, instances(5, 1, 1), 3)).toBe('a a b');
+    expect(sequence(balancer, instances(5, 1, 1, 1), 5)).toBe('a c a a d');
+  });
+
+  it('one retry per call on the list without the first pick leaves the first picks exact (700 calls, 5:1:1)', () => {
+    const balancer = smoothWeightedRoundRobin();
+    const all = instances(5, 1, 1);
+    const first = new Map<string, number>();
+    const firstSequence: string[] = [];
+    for (let call = 0; call < 700; call++) {
+      const picked = balancer.pick(all, info()).id;
+      first.set(picked, (first.get(picked) ?? 0) + 1);
+      if (call < 7) firstSequence.push(picked);
+      // As the client retries: a filtered copy without the instance tried.
+      const retry = balancer.pick(
+        all.filter((i) => i.id !== picked),
+        info(),
+      ).id;
+      expect(retry).not.toBe(picked);
+    }
+    expect(firstSequence.join(' ')).toBe('a a b a c a a');
+    expect(Object.fromEntries(first)).toEqual({ a: 500, b: 100, c: 100 });
+  });
+
+  it('while an instance is left out (open breaker) the others share by weight; the full list stays exact', () => {
+    const balancer = smoothWeightedRoundRobin();
+    const all = instances(5, 1, 1);
+    const withoutB = all.filter((i) => i.id !== 'b');
+    const counts = { full: new Map<string, number>(), withoutB: new Map<string, number>() };
+    for (let round = 0; round < 7; round++) {
+      for (let i = 0; i < 100; i++) {
+        const left = i < 30;
+        const id = balancer.pick(left ? withoutB : all, info()).id;
+        const tally = left ? counts.withoutB : counts.full;
+        tally.set(id, (tally.get(id) ?? 0) + 1);
+      }
+    }
+    expect(Object.fromEntries(counts.full)).toEqual({ a: 350, b: 70, c: 70 });
+    expect(Object.fromEntries(counts.withoutB)).toEqual({ a: 175, c: 35 });
+  });
+
+  it(`forgets the rotation of a list once ${MEMBERSHIPS_KEPT} other lists were used after it`, () => {
+    const balancer = smoothWeightedRoundRobin();
+    expect(sequence(balancer, instances(5, 1, 1), 3)).toBe('a a b');
+    // MEMBERSHIPS_KEPT other lists, each with a fresh id so that none shares its state with a b c.
+    for (let k = 0; k < MEMBERSHIPS_KEPT; k++) balancer.pick([instance(`x${k}`)], info());
+    // a b c start again from the last list used (none of their ids there): all at 0.
+    expect(sequence(balancer, instances(5, 1, 1), 7)).toBe('a a b a c a a');
   });
 
   it('follows a changed weight', () => {

@@ -1,17 +1,7 @@
 import type { Balancer, PickInfo, ServiceInstance } from '@mini-rpc/protocol';
+import { type Membership, MembershipCache } from './membership-cache.js';
 import { noInstances } from './no-instances.js';
 import { weightOf } from './weight.js';
-
-interface Slot {
-  readonly id: string;
-  current: number;
-}
-
-/** The state of one service: the list last seen and one slot per instance, in list order. */
-interface ServiceState {
-  list: readonly ServiceInstance[] | undefined;
-  slots: Slot[];
-}
 
 /**
  * Creates nginx's smooth weighted round robin: over every run of `sum(weights)` picks each instance is
@@ -19,9 +9,11 @@ interface ServiceState {
  *
  * Weights 5:1:1 give `a a b a c a a`, not `a a a a a b c`. Each pick adds every instance's weight to its
  * `current`, picks the largest `current` (the first on ties) and subtracts the total weight from it.
- * State is per instance id; when the list changes, vanished ids are forgotten and new ids start at 0,
- * and a changed weight takes effect on the next pick. A list is read as immutable: pass a new array when
- * its members change (registries do). Throws `RpcError(Unavailable)` when the list is empty.
+ * The `current`s are kept per membership (the ids of the list, see `MembershipCache`): picks on a filtered
+ * copy of the list (a retry without the instance it tried, an open breaker's instance left out) run their
+ * own rotation and leave the full list's as it was, so its shares stay exact. A membership seen for the
+ * first time starts from the `current`s of the last one used (new ids at 0); a changed weight takes effect
+ * on the next pick. Throws `RpcError(Unavailable)` when the list is empty.
  *
  * @example
  * ```ts
@@ -31,47 +23,39 @@ interface ServiceState {
  * ```
  */
 export function smoothWeightedRoundRobin(): Balancer {
-  const services = new Map<string, ServiceState>();
+  const rotations = new MembershipCache<number[]>(startFrom);
   return {
     name: 'smooth-weighted',
     pick(instances: readonly ServiceInstance[], info: PickInfo): ServiceInstance {
       const n = instances.length;
       if (n === 0) throw noInstances('smooth-weighted', info);
-      let state = services.get(info.service);
-      if (state === undefined) {
-        state = { list: undefined, slots: [] };
-        services.set(info.service, state);
-      }
-      if (state.list !== instances) sync(state, instances);
-      const slots = state.slots;
+      const currents = rotations.get(info.service, instances);
       let total = 0;
       let best = 0;
       let bestCurrent = Number.NEGATIVE_INFINITY;
       for (let i = 0; i < n; i++) {
         const w = weightOf(instances[i]!);
-        const slot = slots[i]!;
-        const current = slot.current + w;
-        slot.current = current;
+        const current = currents[i]! + w;
+        currents[i] = current;
         total += w;
         if (current > bestCurrent) {
           bestCurrent = current;
           best = i;
         }
       }
-      slots[best]!.current -= total;
+      currents[best]! -= total;
       return instances[best]!;
     },
   };
 }
 
-/** Lines the slots up with a new list, keeping the `current` of ids that are still there. */
-function sync(state: ServiceState, instances: readonly ServiceInstance[]): void {
-  const old = state.slots;
-  let same = old.length === instances.length;
-  for (let i = 0; same && i < instances.length; i++) same = old[i]!.id === instances[i]!.id;
-  state.list = instances;
-  if (same) return;
-  const byId = new Map<string, Slot>();
-  for (const slot of old) byId.set(slot.id, slot);
-  state.slots = instances.map((instance) => byId.get(instance.id) ?? { id: instance.id, current: 0 });
+/** The `current`s of a new membership: those of the ids it shares with `previous`, 0 for the others. */
+function startFrom(
+  instances: readonly ServiceInstance[],
+  previous: Membership<number[]> | undefined,
+): number[] {
+  return instances.map((instance) => {
+    const i = previous === undefined ? -1 : previous.ids.indexOf(instance.id);
+    return i < 0 ? 0 : previous!.state[i]!;
+  });
 }

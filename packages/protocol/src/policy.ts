@@ -7,15 +7,25 @@ export type BreakerState = 'closed' | 'open' | 'half-open';
 /**
  * A circuit breaker for one instance, as the client uses it. Implementation: `@mini-rpc/resilience`.
  * Each `allowRequest()` that returned true must be followed by exactly one `recordSuccess()` or
- * `recordFailure()`.
+ * `recordFailure()`. A caller that can read `generation` right after an admitting `allowRequest()` should
+ * pass it to that record call, so a result that arrives after the breaker changed state is ignored.
  */
 export interface Breaker {
   readonly state: BreakerState;
+  /**
+   * Changes on every state change. Read it right after `allowRequest()` returned true (same synchronous
+   * turn) and pass it back to `recordSuccess`/`recordFailure`. Optional: breakers without it ignore it.
+   */
+  readonly generation?: number;
   /** May a call go through now? In half-open this takes one of the bounded probe slots. */
   allowRequest(): boolean;
-  recordSuccess(): void;
-  /** Records a failed call; implementations ignore caller errors (see `isCallerError`) apart from freeing a slot. */
-  recordFailure(code: Code): void;
+  /** Records a successful call; with `generation`, ignored unless the breaker is still in that generation. */
+  recordSuccess(generation?: number): void;
+  /**
+   * Records a failed call; implementations ignore caller errors (see `isCallerError`) apart from freeing a
+   * slot. With `generation`, ignored unless the breaker is still in that generation.
+   */
+  recordFailure(code: Code, generation?: number): void;
 }
 
 /** Makes (or returns the existing) breaker for an instance id. */

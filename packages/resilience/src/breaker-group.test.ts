@@ -95,6 +95,39 @@ describe('createBreakerGroup', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it('a throwing listener stops neither the other listeners nor the sweep interval', () => {
+    const reported: unknown[] = [];
+    const seen: string[] = [];
+    const group = createBreakerGroup({
+      coolDownMs: 50,
+      sweepMs: 20,
+      onStateChange: (id, from, to) => {
+        if (to === 'half-open') throw new Error(`metrics listener bug (${id} ${from}->${to})`);
+      },
+      onListenerError: (error) => reported.push((error as Error).message),
+    });
+    group.on('stateChange', (id, from, to) => seen.push(`${id}:${from}->${to}`));
+    trip(group, 'i1', 5);
+    expect(vi.getTimerCount()).toBe(1);
+    // The sweep makes the change, so the listener throws inside the interval's callback.
+    expect(() => vi.advanceTimersByTime(100)).not.toThrow();
+    expect(seen).toEqual(['i1:closed->open', 'i1:open->half-open']);
+    expect(reported).toEqual(['metrics listener bug (i1 open->half-open)']);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('a throwing listener does not reach the caller of recordFailure; without onListenerError it is dropped', () => {
+    const seen: string[] = [];
+    const group = createBreakerGroup({ consecutiveFailures: 1 });
+    group.on('stateChange', () => {
+      throw new Error('listener bug');
+    });
+    group.on('stateChange', (id, _from, to) => seen.push(`${id} ${to}`));
+    expect(() => trip(group, 'a', 1)).not.toThrow();
+    expect(group('a').state).toBe('open');
+    expect(seen).toEqual(['a open']);
+  });
+
   it('uses the default Date.now clock, which fake timers drive', () => {
     const group = createBreakerGroup({ coolDownMs: 2_000 });
     trip(group, 'a');

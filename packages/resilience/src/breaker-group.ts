@@ -1,6 +1,7 @@
 import type { BreakerState } from '@mini-rpc/protocol';
 import { type CircuitBreakerOptions, resolveBreakerOptions } from './breaker-options.js';
 import { type CircuitBreaker, StateMachineBreaker } from './circuit-breaker.js';
+import { reportListenerError } from './listener-error.js';
 import { assertMs } from './validate.js';
 
 /** Called after the breaker of `instanceId` moved from one state to another. */
@@ -42,7 +43,9 @@ export interface BreakerGroup {
  *
  * A breaker needs no timer (its open → half-open change is a comparison with `now()` when it is looked
  * at), so a thousand breakers cost a thousand small objects and no timer; `sweepMs` adds at most one
- * interval for the whole group. Options are checked once, here.
+ * interval for the whole group. Options are checked once, here. A listener that throws does not stop the
+ * other listeners nor reach the breaker's caller or the sweep: its error goes to `onListenerError`, or is
+ * dropped.
  *
  * @throws RpcError(InvalidArgument) when an option is out of range.
  * @example
@@ -75,7 +78,15 @@ export function createBreakerGroup(options: BreakerGroupOptions = {}): BreakerGr
       // Runtime-neutral: Node's timers can be unref'd so a sweep never keeps a process alive.
       (timer as { unref?: () => void }).unref?.();
     }
-    for (const listener of listeners) listener(instanceId, from, to);
+    // A throwing listener must not stop the others, nor escape into the sweep interval (an uncaught
+    // exception there would end the process).
+    for (const listener of listeners) {
+      try {
+        listener(instanceId, from, to);
+      } catch (error) {
+        reportListenerError(config.onListenerError, error);
+      }
+    }
   };
 
   const factory = (instanceId: string): CircuitBreaker => {

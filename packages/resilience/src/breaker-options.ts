@@ -1,4 +1,5 @@
 import type { BreakerState } from '@mini-rpc/protocol';
+import type { ListenerErrorHandler } from './listener-error.js';
 import { assertCount, assertMs, assertRange, invalid } from './validate.js';
 
 /** Called after a breaker moved from one state to another. */
@@ -30,6 +31,11 @@ export interface CircuitBreakerOptions {
   readonly now?: () => number;
   /** Listens to every state change; same as calling `on('stateChange', listener)` at once. */
   readonly onStateChange?: StateChangeListener;
+  /**
+   * Receives what a state-change listener throws. A listener's error never reaches the breaker's caller
+   * (nor the group's sweep timer), and the other listeners still run; without this option it is dropped.
+   */
+  readonly onListenerError?: ListenerErrorHandler;
 }
 
 /** {@link CircuitBreakerOptions} checked and with defaults applied. Internal. */
@@ -45,6 +51,7 @@ export interface BreakerConfig {
   readonly halfOpenMaxProbes: number;
   readonly successesToClose: number;
   readonly now: () => number;
+  readonly onListenerError: ListenerErrorHandler | undefined;
 }
 
 /** Applies the defaults and checks the options; throws RpcError(InvalidArgument) on a bad one. */
@@ -62,6 +69,7 @@ export function resolveBreakerOptions(options: CircuitBreakerOptions): BreakerCo
     halfOpenMaxProbes,
     successesToClose: options.successesToClose ?? halfOpenMaxProbes,
     now: options.now ?? Date.now,
+    onListenerError: options.onListenerError,
   };
   assertCount(config.consecutiveFailures, 'consecutiveFailures', 1);
   if (!(config.failureRateThreshold > 0 && config.failureRateThreshold <= 1)) {

@@ -66,6 +66,20 @@ describe('createBulkhead', () => {
     expect(bulkhead).toMatchObject({ active: 0, queued: 0 });
   });
 
+  it('an already-aborted call is Cancelled, not ResourceExhausted, when the queue is full', () => {
+    const bulkhead = createBulkhead({ maxConcurrent: 1, maxQueue: 1 });
+    bulkhead.acquire();
+    void bulkhead.acquire();
+    expect(bulkhead.queued).toBe(1);
+    expect(() => bulkhead.acquire(AbortSignal.abort())).toThrow(
+      expect.objectContaining({ code: Code.Cancelled }),
+    );
+    const noQueue = createBulkhead({ maxConcurrent: 1 });
+    noQueue.acquire();
+    const timedOut = AbortSignal.abort(new DOMException('too slow', 'TimeoutError'));
+    expect(() => noQueue.acquire(timedOut)).toThrow(expect.objectContaining({ code: Code.DeadlineExceeded }));
+  });
+
   it('refuses to queue a caller whose signal already aborted, keeping an RpcError reason', () => {
     const bulkhead = createBulkhead({ maxConcurrent: 1, maxQueue: 1 });
     bulkhead.acquire();

@@ -86,13 +86,14 @@ class QueueingBulkhead implements Bulkhead {
       this.active++;
       return this.release;
     }
+    // Before the queue check: a call its caller already gave up on is Cancelled, whatever the load.
+    if (signal?.aborted) throw abortError(signal.reason);
     if (this.queued >= this.maxQueue) {
       throw new RpcError(
         Code.ResourceExhausted,
         `bulkhead full: ${this.active} calls running, ${this.queued} waiting`,
       );
     }
-    if (signal?.aborted) throw abortError(signal.reason);
     return new Promise<() => void>((resolve, reject) => {
       const waiter: Waiter = { resolve, signal, onAbort: undefined, prev: this.tail, next: undefined };
       if (signal !== undefined) {

@@ -267,21 +267,59 @@ describe('createCircuitBreaker: execute', () => {
 });
 
 describe('createCircuitBreaker: listeners and options', () => {
-  it('on() adds a listener and returns its remover; a throwing listener does not stop the others', () => {
+  it('on() adds a listener and returns its remover', () => {
     const { breaker, fail, clock } = setup({ consecutiveFailures: 1, coolDownMs: 10 });
     const seen: Array<[BreakerState, BreakerState]> = [];
     const off = breaker.on('stateChange', (from, to) => seen.push([from, to]));
-    breaker.on('stateChange', () => {
-      throw new Error('listener bug');
-    });
-    expect(() => fail()).toThrow('listener bug');
-    expect(breaker.state).toBe('open');
+    fail();
     expect(seen).toEqual([['closed', 'open']]);
     off();
     clock.t += 10;
-    expect(() => breaker.state).toThrow('listener bug');
     expect(breaker.state).toBe('half-open');
     expect(seen).toHaveLength(1);
+  });
+
+  it('a throwing listener reaches neither the caller nor the other listeners; onListenerError gets it', () => {
+    const reported: unknown[] = [];
+    const bug = new Error('listener bug');
+    const { breaker, fail, clock, changes } = setup({
+      consecutiveFailures: 1,
+      coolDownMs: 10,
+      onListenerError: (error) => reported.push(error),
+    });
+    breaker.on('stateChange', () => {
+      throw bug;
+    });
+    const after: string[] = [];
+    breaker.on('stateChange', (from, to) => after.push(`${from}->${to}`));
+    expect(() => fail()).not.toThrow();
+    expect(breaker.state).toBe('open');
+    clock.t += 10;
+    expect(() => breaker.allowRequest()).not.toThrow();
+    expect(breaker.state).toBe('half-open');
+    expect(changes).toEqual(['closed->open', 'open->half-open']);
+    expect(after).toEqual(['closed->open', 'open->half-open']);
+    expect(reported).toEqual([bug, bug]);
+  });
+
+  it('without onListenerError a listener error is dropped, and a throwing onListenerError too', () => {
+    const quiet = setup({ consecutiveFailures: 1 });
+    quiet.breaker.on('stateChange', () => {
+      throw new Error('listener bug');
+    });
+    expect(() => quiet.fail()).not.toThrow();
+    expect(quiet.breaker.state).toBe('open');
+    const loud = setup({
+      consecutiveFailures: 1,
+      onListenerError: () => {
+        throw new Error('reporter bug');
+      },
+    });
+    loud.breaker.on('stateChange', () => {
+      throw new Error('listener bug');
+    });
+    expect(() => loud.fail()).not.toThrow();
+    expect(loud.breaker.state).toBe('open');
   });
 
   it('rejects bad options with InvalidArgument', () => {

@@ -6,6 +6,7 @@ import {
   resolveBreakerOptions,
   type StateChangeListener,
 } from './breaker-options.js';
+import { reportListenerError } from './listener-error.js';
 import { RollingWindow } from './rolling-window.js';
 
 /** A snapshot of a breaker's counters, for metrics and debugging. */
@@ -31,6 +32,13 @@ export interface CircuitBreaker extends Breaker {
    * as Unknown). Throws RpcError(Unavailable) without calling `fn` when it does not.
    */
   execute<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Changes (grows by 1) on every state change, so a result can be matched with the state its call was
+   * admitted in. Reading it applies a due open → half-open change, like `state`. Read it right after
+   * `allowRequest()` returned true and pass it to `recordSuccess(generation)` /
+   * `recordFailure(code, generation)`: a result from another generation is then ignored.
+   */
+  readonly generation: number;
   /** Adds a listener of state changes; returns a function that removes it. */
   on(event: 'stateChange', listener: StateChangeListener): () => void;
   stats(): BreakerStats;
@@ -48,8 +56,11 @@ export interface CircuitBreaker extends Breaker {
  *
  * Caller errors (`isCallerError`: InvalidArgument, NotFound, Unauthenticated, Cancelled, …) never count; in
  * half-open they only free their probe slot. Results that arrive while open (calls let through before the
- * trip) are ignored. Listeners run synchronously after the state changed; if one throws, the others still
- * run and the first error is rethrown to whoever caused the change.
+ * trip) are ignored. A result recorded with the `generation` its call was admitted in is ignored once the
+ * state has changed since: a call let through while closed that ends after the breaker went half-open
+ * neither closes it nor frees a probe's slot (`execute` does this itself). Listeners run synchronously
+ * after the state changed; one that throws never breaks the breaker, its caller or the other listeners:
+ * its error goes to `onListenerError`, or is dropped.
  *
  * @throws RpcError(InvalidArgument) when an option is out of range.
  * @example
@@ -76,6 +87,7 @@ export class StateMachineBreaker implements CircuitBreaker {
   private reopens = 0;
   private probes = 0;
   private probeSuccesses = 0;
+  private gen = 0;
   private listeners: readonly StateChangeListener[] = [];
 
   constructor(private readonly config: BreakerConfig) {
@@ -83,8 +95,13 @@ export class StateMachineBreaker implements CircuitBreaker {
   }
 
   get state(): BreakerState {
-    if (this.current === 'open' && this.config.now() >= this.openUntil) this.moveTo('half-open');
+    this.coolDown();
     return this.current;
+  }
+
+  get generation(): number {
+    this.coolDown();
+    return this.gen;
   }
 
   allowRequest(): boolean {
@@ -94,7 +111,10 @@ export class StateMachineBreaker implements CircuitBreaker {
     return true;
   }
 
-  recordSuccess(): void {
+  recordSuccess(generation?: number): void {
+    // A late result of a call admitted in an earlier state says nothing about this one (and its slot is
+    // gone: moveTo reset the probes).
+    if (generation !== undefined && generation !== this.gen) return;
     if (this.current === 'closed') {
       this.consecutive = 0;
       this.window.add(this.config.now(), 1, 0);
@@ -104,7 +124,8 @@ export class StateMachineBreaker implements CircuitBreaker {
     }
   }
 
-  recordFailure(code: Code): void {
+  recordFailure(code: Code, generation?: number): void {
+    if (generation !== undefined && generation !== this.gen) return;
     if (isCallerError(code)) {
       if (this.current === 'half-open' && this.probes > 0) this.probes--;
     } else if (this.current === 'closed') {
@@ -131,14 +152,15 @@ export class StateMachineBreaker implements CircuitBreaker {
           : 'circuit breaker is half-open and its probes are busy',
       );
     }
+    const generation = this.gen;
     let result: T;
     try {
       result = await fn();
     } catch (error) {
-      this.recordFailure(RpcError.from(error).code);
+      this.recordFailure(RpcError.from(error).code, generation);
       throw error;
     }
-    this.recordSuccess();
+    this.recordSuccess(generation);
     return result;
   }
 
@@ -163,6 +185,11 @@ export class StateMachineBreaker implements CircuitBreaker {
     };
   }
 
+  /** Applies a due open → half-open change: the breaker's only timing, done when it is looked at. */
+  private coolDown(): void {
+    if (this.current === 'open' && this.config.now() >= this.openUntil) this.moveTo('half-open');
+  }
+
   private trip(): void {
     const { coolDownMs, coolDownFactor, maxCoolDownMs } = this.config;
     this.openUntil = this.config.now() + Math.min(maxCoolDownMs, coolDownMs * coolDownFactor ** this.reopens);
@@ -174,6 +201,7 @@ export class StateMachineBreaker implements CircuitBreaker {
   private moveTo(to: BreakerState): void {
     const from = this.current;
     this.current = to;
+    this.gen++;
     this.probes = 0;
     this.probeSuccesses = 0;
     if (to !== 'half-open') {
@@ -182,14 +210,12 @@ export class StateMachineBreaker implements CircuitBreaker {
       this.window.clear();
     }
     if (to === 'closed') this.reopens = 0;
-    let failure: { error: unknown } | undefined;
     for (const listener of this.listeners) {
       try {
         listener(from, to);
       } catch (error) {
-        failure ??= { error };
+        reportListenerError(this.config.onListenerError, error);
       }
     }
-    if (failure !== undefined) throw failure.error;
   }
 }

@@ -8,6 +8,7 @@ export { createBulkhead } from './bulkhead.js';
 export type { BreakerStats, CircuitBreaker } from './circuit-breaker.js';
 export { createCircuitBreaker } from './circuit-breaker.js';
 export { deadlineFrom, remaining } from './deadline.js';
+export type { ListenerErrorHandler } from './listener-error.js';
 export type { RetryOptions } from './retry.js';
 export { retry } from './retry.js';
 export type { RetryBudget, RetryBudgetOptions } from './retry-budget.js';

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { Breaker } from '@mini-rpc/protocol';
 import { Code, RpcError } from '@mini-rpc/protocol';
 import { expect, it } from 'vitest';
 import {
@@ -60,4 +61,44 @@ it('the README snippet works: one Unavailable, one retry, the answer', async () 
   expect(calls).toBe(2);
   expect(breaker.stats()).toMatchObject({ state: 'closed', windowCalls: 2, windowFailures: 1 });
   expect(bulkhead).toMatchObject({ active: 0, queued: 0 });
+});
+
+it('the README snippet on late results is the code this test runs, and ignores a late success', async () => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const snippet = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)]
+    .map((m) => m[1] ?? '')
+    .find((text) => text.includes('breaker.generation'));
+  const self = readFileSync(new URL(import.meta.url), 'utf8');
+  const region = /\/\/ #region readme-generation\n([\s\S]*?)\/\/ #endregion/.exec(self)?.[1];
+  expect(snippet).toBeDefined();
+  expect(codeLines(snippet ?? '')).toEqual(codeLines(region ?? ''));
+
+  // #region readme-generation
+  // Admits a call itself and records its result later, as the mini-rpc client does.
+  async function guarded<T>(breaker: Breaker, call: () => Promise<T>): Promise<T> {
+    if (!breaker.allowRequest()) throw new RpcError(Code.Unavailable, 'circuit open');
+    const generation = breaker.generation; // at once: the same synchronous turn as allowRequest()
+    try {
+      const value = await call();
+      breaker.recordSuccess(generation);
+      return value;
+    } catch (error) {
+      breaker.recordFailure(RpcError.from(error).code, generation);
+      throw error;
+    }
+  }
+  // #endregion
+
+  const clock = { t: 0 };
+  const breaker = createCircuitBreaker({ consecutiveFailures: 1, coolDownMs: 1_000, now: () => clock.t });
+  let finishSlow!: (value: string) => void;
+  const slow = guarded(breaker, () => new Promise<string>((resolve) => (finishSlow = resolve)));
+  await expect(
+    guarded(breaker, () => Promise.reject(new RpcError(Code.Unavailable, 'down'))),
+  ).rejects.toThrow();
+  clock.t = 1_000;
+  expect(breaker.state).toBe('half-open');
+  finishSlow('late');
+  await expect(slow).resolves.toBe('late');
+  expect(breaker.state).toBe('half-open');
 });

@@ -1,0 +1,71 @@
+import type { ServiceInstance } from '@mini-rpc/protocol';
+
+/** Memberships (distinct id lists) a balancer remembers per service; the least recently used goes first. */
+export const MEMBERSHIPS_KEPT = 8;
+
+/** One membership of a service: its ids in list order, the last list seen with them, and its state. */
+export interface Membership<T> {
+  list: readonly ServiceInstance[];
+  readonly ids: readonly string[];
+  readonly state: T;
+}
+
+/**
+ * Balancer state per service and per membership: the ids of the instance list, in order.
+ *
+ * The client passes filtered copies of a service's list — without the instances a retry already tried,
+ * or those behind an open breaker — between picks on the full list. Were the state shared, picks on a
+ * copy would shift a rotation that belongs to the full list (smooth weighted round robin at 5:1:1 gave
+ * 468:116:116 instead of 500:100:100 first picks with one retry per call). So each membership keeps its
+ * own state, made by `create` from the most recently used one (`previous`) when first seen; a list that
+ * comes back finds its state as it left it. At most {@link MEMBERSHIPS_KEPT} memberships are kept per
+ * service; one unused while that many others were used is forgotten.
+ *
+ * `get` allocates nothing unless the membership is new: the same list as last time costs one comparison,
+ * another list with known ids a scan of the ids of the memberships kept.
+ */
+export class MembershipCache<T> {
+  readonly #services = new Map<string, Membership<T>[]>();
+
+  constructor(
+    private readonly create: (
+      instances: readonly ServiceInstance[],
+      previous: Membership<T> | undefined,
+    ) => T,
+  ) {}
+
+  /** The state of `instances`' membership in `service`, made if new. `instances` must not be empty. */
+  get(service: string, instances: readonly ServiceInstance[]): T {
+    let kept = this.#services.get(service);
+    if (kept === undefined) {
+      kept = [];
+      this.#services.set(service, kept);
+    }
+    const first = kept[0];
+    if (first !== undefined && first.list === instances) return first.state;
+    let found = kept.length;
+    for (let i = 0; i < kept.length; i++) {
+      if (sameIds(kept[i]!.ids, instances)) {
+        found = i;
+        break;
+      }
+    }
+    let membership = kept[found];
+    if (membership === undefined) {
+      membership = { list: instances, ids: instances.map((i) => i.id), state: this.create(instances, first) };
+      if (found < MEMBERSHIPS_KEPT) kept.push(membership);
+      else found = MEMBERSHIPS_KEPT - 1;
+    }
+    // Most recently used first: the full list, used between every two filtered ones, stays near the front.
+    for (let i = found; i > 0; i--) kept[i] = kept[i - 1]!;
+    kept[0] = membership;
+    membership.list = instances;
+    return membership.state;
+  }
+}
+
+function sameIds(ids: readonly string[], instances: readonly ServiceInstance[]): boolean {
+  if (ids.length !== instances.length) return false;
+  for (let i = 0; i < ids.length; i++) if (ids[i] !== instances[i]!.id) return false;
+  return true;
+}
