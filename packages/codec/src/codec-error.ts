@@ -7,7 +7,8 @@ const BRAND = Symbol.for('@mini-rpc/CodecError');
  * - `unknown_schema`: protobuf was given no schema, or one for a method it has no types for.
  * - `unknown_codec`: no codec is registered for a codec id.
  * - `invalid_schema`: a `.proto` source or JSON descriptor does not parse, or names a type it lacks.
- * - `invalid_options`: a registry got two codecs with one id, or an id outside 0…255.
+ * - `invalid_options`: a registry got two codecs with one id, or an id other than 0, 1 or 2 (the codec
+ *   bytes of docs/protocol.md §2).
  */
 export type CodecErrorCode =
   | 'encode_failed'

@@ -53,11 +53,24 @@ describe('createCodecRegistry', () => {
     expect((catchError(() => registry.get(3)) as CodecError).code).toBe('unknown_codec');
   });
 
-  it('accepts a codec of the caller’s own under a free id', () => {
-    const custom: Codec = { id: 0x40, name: 'raw', encode: (v) => v as Uint8Array, decode: (b) => b };
-    const registry = createCodecRegistry([custom]);
-    expect(registry.get(0x40)).toBe(custom);
-    expect(registry.has(0)).toBe(false);
+  it('accepts a codec of the caller’s own under one of the wire’s codec ids', () => {
+    const custom: Codec = { ...msgpackCodec, name: 'my-msgpack' };
+    const registry = createCodecRegistry([jsonCodec, custom]);
+    expect(registry.get(CodecId.MessagePack)).toBe(custom);
+    expect(registry.has(CodecId.Protobuf)).toBe(false);
+  });
+
+  it('throws CodecError invalid_options for an id the frame cannot carry (docs/protocol.md §2)', () => {
+    // A peer's decoder closes the connection on these codec bytes (bad_codec), so such a codec is never usable.
+    for (const id of [3, 0x40, 255]) {
+      const custom: Codec = { id, name: 'raw', encode: (v) => v as Uint8Array, decode: (b) => b };
+      const err = catchError(() => createCodecRegistry([custom]));
+      expect(err).toBeInstanceOf(CodecError);
+      expect((err as CodecError).code).toBe('invalid_options');
+      expect((err as CodecError).message).toBe(
+        `codec raw has id ${id}; a frame's codec byte is 0 (JSON), 1 (Protobuf) or 2 (MessagePack)`,
+      );
+    }
   });
 
   it('throws CodecError invalid_options for a shared id or an id outside a byte', () => {

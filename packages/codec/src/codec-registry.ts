@@ -1,5 +1,6 @@
 import type { Codec } from './codec.js';
 import { CodecError } from './codec-error.js';
+import { CodecId } from './codec-id.js';
 import { jsonCodec } from './json-codec.js';
 import { msgpackCodec } from './msgpack-codec.js';
 
@@ -20,7 +21,9 @@ function unknownCodec(id: number): CodecError {
 
 /**
  * Creates a lookup of codecs by id byte: an array index per call. Later codecs do not replace earlier ones.
- * Throws {@link CodecError} `invalid_options` for two codecs with one id or an id outside 0…255.
+ * Throws {@link CodecError} `invalid_options` for two codecs with one id, or an id that is not one of
+ * {@link CodecId} (0, 1, 2): the only codec bytes a frame may carry (docs/protocol.md §2), so a codec of your
+ * own stands in for one of them.
  *
  * @example
  * ```ts
@@ -31,8 +34,13 @@ function unknownCodec(id: number): CodecError {
 export function createCodecRegistry(codecs: readonly Codec[]): CodecRegistry {
   const table: (Codec | undefined)[] = new Array(256).fill(undefined);
   for (const codec of codecs) {
-    if (!Number.isInteger(codec.id) || codec.id < 0 || codec.id > 255) {
-      throw new CodecError('invalid_options', `codec ${codec.name} has id ${codec.id}, outside 0…255`);
+    // A peer closes the connection on any other codec byte (bad_codec, docs/protocol.md §6): a codec under
+    // such an id could be registered but never used.
+    if (codec.id !== CodecId.Json && codec.id !== CodecId.Protobuf && codec.id !== CodecId.MessagePack) {
+      throw new CodecError(
+        'invalid_options',
+        `codec ${codec.name} has id ${codec.id}; a frame's codec byte is 0 (JSON), 1 (Protobuf) or 2 (MessagePack)`,
+      );
     }
     const other = table[codec.id];
     if (other !== undefined) {

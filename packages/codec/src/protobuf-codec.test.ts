@@ -133,6 +133,30 @@ describe('createProtobufCodec from .proto source', () => {
     }
   });
 
+  it('throws CodecError encode_failed for an array in place of the message, never empty bytes', () => {
+    for (const value of [[1, 2], [], [order]]) {
+      const err = catchError(() => codec.encode(value, schema('get', 'response')));
+      expect(err).toBeInstanceOf(CodecError);
+      expect((err as CodecError).code).toBe('encode_failed');
+      expect((err as CodecError).message).toBe('protobuf: Order must be an object, got an array');
+    }
+  });
+
+  it('throws CodecError encode_failed, with the cause, when reading a field throws', () => {
+    const boom = new Error('not loaded yet');
+    const lazy = {
+      id: 'ord-1',
+      get tags(): string[] {
+        throw boom;
+      },
+    };
+    const err = catchError(() => codec.encode(lazy, schema('get', 'response')));
+    expect(err).toBeInstanceOf(CodecError);
+    expect((err as CodecError).code).toBe('encode_failed');
+    expect((err as CodecError).message).toBe('protobuf: cannot encode Order: not loaded yet');
+    expect((err as CodecError).cause).toBe(boom);
+  });
+
   it('throws CodecError decode_failed for garbage bytes', () => {
     const garbage = [
       new Uint8Array([0xff, 0xff, 0xff]),

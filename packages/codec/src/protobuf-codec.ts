@@ -100,13 +100,17 @@ class ProtobufCodec implements Codec {
   encode(value: unknown, schema?: CodecSchema): Uint8Array {
     const type = this.#type(schema);
     const object = value ?? EMPTY_MESSAGE;
-    if (typeof object !== 'object') {
-      throw new CodecError('encode_failed', `protobuf: ${type.name} must be an object, got ${typeof object}`);
+    // The verifier takes an array for an object (it has no fields, so nothing fails) and fromObject turns it
+    // into the empty message: refuse it rather than send zero bytes for [1, 2].
+    if (typeof object !== 'object' || Array.isArray(object)) {
+      const got = Array.isArray(object) ? 'an array' : typeof object;
+      throw new CodecError('encode_failed', `protobuf: ${type.name} must be an object, got ${got}`);
     }
-    // fromObject coerces quietly ('abc' becomes 0 in an int32), so check the value first.
-    const problem = type.verify(object as Record<string, unknown>);
-    if (problem !== null) throw new CodecError('encode_failed', `protobuf: ${type.name}: ${problem}`);
     try {
+      // fromObject coerces quietly ('abc' becomes 0 in an int32), so check the value first. The check reads
+      // every field, so it runs inside the try: a getter that throws is an encode_failed too.
+      const problem = type.verify(object as Record<string, unknown>);
+      if (problem !== null) throw new CodecError('encode_failed', `protobuf: ${type.name}: ${problem}`);
       return type.encode(type.fromObject(object as Record<string, unknown>)).finish();
     } catch (err) {
       throw codecFailure('encode_failed', `protobuf: cannot encode ${type.name}`, err);

@@ -179,6 +179,26 @@ describe('createFrameDecoder rejects bad input', () => {
     }
   });
 
+  it('a frame that breaks several rules reports the first in byte order (§6)', () => {
+    // Key length 1, key 0xff (bad UTF-8), then a value length cut off after 2 of its 4 bytes: the key is
+    // bad before the value length overruns the block.
+    const repro = hexToBytes('4d52 01 01 00 0000000000000001 00000000 00000005 0001 ff 0000');
+    expectRejected({ bytes: repro, kind: 'bad_utf8', failAt: repro.length - 1 });
+    for (const key of [[0xff], [...ascii('x'.repeat(40)), 0xc3, 0x28]]) {
+      // Short and long keys take different paths in readUtf8; a value length with no byte left, or cut off.
+      for (const tail of [[], [0, 0]]) {
+        const bytes = withMetadataBlock(new Uint8Array([...u16(key.length), ...key, ...tail]));
+        expectRejected({ bytes, kind: 'bad_utf8', failAt: bytes.length - 1 });
+      }
+    }
+    // A good key with the same cut-off value length is still an overrun.
+    const overrun = withMetadataBlock(new Uint8Array([...u16(1), ...ascii('k'), 0, 0]));
+    expectRejected({ bytes: overrun, kind: 'metadata_overrun', failAt: overrun.length - 1 });
+    expect(() => decodeMetadata(new Uint8Array([...u16(1), ...ascii('k'), 0, 0]), 0, 5)).toThrow(
+      'metadata value length overruns the block',
+    );
+  });
+
   it('carries the code the spec gives each kind', () => {
     const decode = (bytes: Uint8Array) => {
       try {

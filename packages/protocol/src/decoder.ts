@@ -66,7 +66,13 @@ export function decodeMetadata(source: Uint8Array, offset: number, length: numbe
     if (p + 2 > end) throw new ProtocolError('metadata_overrun', 'metadata key length overruns the block');
     const kl = u16(source, p);
     p += 2;
-    if (p + kl + 4 > end) throw new ProtocolError('metadata_overrun', 'metadata key overruns the block');
+    if (p + kl + 4 > end) {
+      // The first rule broken in byte order wins (docs/protocol.md §6): a key that fits the block but is not
+      // UTF-8 comes before the value length that runs past it. Sorted out here, off the path of good blocks.
+      if (p + kl > end) throw new ProtocolError('metadata_overrun', 'metadata key overruns the block');
+      readUtf8(source, p, kl);
+      throw new ProtocolError('metadata_overrun', 'metadata value length overruns the block');
+    }
     const key = readUtf8(source, p, kl);
     p += kl;
     const vl = u32(source, p);

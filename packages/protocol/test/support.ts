@@ -202,10 +202,11 @@ export function referenceDecode(bytes: Uint8Array, limits: ReferenceLimits = {})
       if (mdEnd - q < 2) return fail('metadata_overrun', last);
       const kl = ((bytes[q] as number) << 8) | (bytes[q + 1] as number);
       q += 2;
-      if (mdEnd - q < kl + 4) return fail('metadata_overrun', last);
+      if (mdEnd - q < kl) return fail('metadata_overrun', last);
       const key = strict(bytes.subarray(q, q + kl));
       if (key === undefined) return fail('bad_utf8', last);
       q += kl;
+      if (mdEnd - q < 4) return fail('metadata_overrun', last);
       const vl = u32(q);
       q += 4;
       if (mdEnd - q < vl) return fail('metadata_overrun', last);

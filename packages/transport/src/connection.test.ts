@@ -198,6 +198,45 @@ describe('send limits', () => {
     expect(client.frames[0]?.payload.length).toBe(100);
   });
 
+  it('refuses metadata over maxMetadata with ResourceExhausted for that frame only; frames around it arrive', async () => {
+    // The peer has the same limit: a block over it would make the peer close the connection, failing every call.
+    const limits = { maxMetadata: 1024 };
+    const { client, server } = await pair({ client: limits, server: limits });
+    server.conn.send(frame(1));
+    // 1,024 bytes of value alone, plus the pairs of frame(): over the limit.
+    expect(() => server.conn.send({ ...frame(2), metadata: { k: 'x'.repeat(1024) } })).toThrow(
+      expect.objectContaining({ code: Code.ResourceExhausted }),
+    );
+    // Its cheap bound (3 bytes per UTF-16 unit) is over the limit, its exact size (1,007 bytes) is not: sent.
+    server.conn.send({ ...frame(3), metadata: { k: 'x'.repeat(1000) } });
+    server.conn.send(frame(4));
+    await waitFor(() => client.frames.length === 3, 3_000, 'frames 1, 3 and 4');
+    expect(client.frames.map((f) => f.id)).toEqual([1, 3, 4]);
+    expect(client.frames[1]?.metadata.k).toHaveLength(1000);
+    expect(server.conn.closed).toBe(false);
+    expect(server.closes).toEqual([]);
+    expect(client.closes).toEqual([]);
+  });
+
+  it('a metadata key over 65,535 UTF-8 bytes throws InvalidArgument for that frame only, even under a large maxMetadata', async () => {
+    const limits = { maxMetadata: 1 << 20 };
+    const { client, server } = await pair({ client: limits, server: limits });
+    server.conn.send(frame(1));
+    // 65,536 ASCII bytes, and 21,846 '€' (65,538 UTF-8 bytes in fewer than 65,535 UTF-16 units).
+    for (const key of ['k'.repeat(65_536), '€'.repeat(21_846)]) {
+      expect(() => server.conn.send({ ...frame(2), metadata: { [key]: 'v' } })).toThrow(
+        expect.objectContaining({ code: Code.InvalidArgument }),
+      );
+    }
+    server.conn.send({ ...frame(3), metadata: { ['k'.repeat(65_535)]: 'v' } }); // the longest key there is
+    await waitFor(() => client.frames.length === 2, 3_000, 'frames 1 and 3');
+    expect(client.frames.map((f) => f.id)).toEqual([1, 3]);
+    expect(client.frames[1]?.metadata['k'.repeat(65_535)]).toBe('v');
+    expect(server.conn.closed).toBe(false);
+    expect(server.closes).toEqual([]);
+    expect(client.closes).toEqual([]);
+  });
+
   it('send after close throws Unavailable', async () => {
     const { client } = await pair();
     client.conn.close();
@@ -255,6 +294,36 @@ describe('backpressure', () => {
     expect(side.closes).toEqual([]);
   });
 
+  it('whole frames count against maxQueuedBytes: metadata-only frames are refused once it is reached', async () => {
+    const peer = await rawPeer({ paused: true });
+    const { side, handlers } = recorder();
+    const conn = await connect(
+      { host: '127.0.0.1', port: peer.listener.port, ...QUIET, maxQueuedBytes: 1 << 20 },
+      handlers,
+    );
+    cleanups.push(() => conn.close());
+    const sent = await fillUntilBlocked(conn);
+    const big = 'x'.repeat(60_000);
+    let queued = 0;
+    let refused: unknown;
+    for (let i = 0; i < 100 && refused === undefined; i++) {
+      try {
+        conn.send({ ...frame(1000 + i), metadata: { k: big } }); // no payload
+        queued++;
+      } catch (err) {
+        refused = err;
+      }
+    }
+    expect(refused).toBeInstanceOf(RpcError);
+    expect((refused as RpcError).code).toBe(Code.ResourceExhausted);
+    expect(queued).toBeGreaterThan(0);
+    expect(queued * big.length).toBeLessThanOrEqual(1 << 20);
+    peer.state.socket?.resume();
+    await waitFor(() => peer.state.frames.length === sent + queued, 5_000, 'every accepted frame');
+    expect(peer.state.frames.at(-1)?.metadata.k).toBe(big);
+    expect(side.closes).toEqual([]);
+  });
+
   it('the write timeout closes a connection whose peer never reads, with Unavailable', async () => {
     const peer = await rawPeer({ paused: true });
     const { side, handlers } = recorder();
@@ -287,6 +356,49 @@ describe('backpressure', () => {
     await conn.end();
     expect(Date.now() - t0).toBeLessThan(2_000);
     expect(conn.closed).toBe(true);
+  });
+
+  it('end() while the peer never reads: once the guard of writeTimeoutMs fires, onClose(Unavailable), not a clean close', async () => {
+    const peer = await rawPeer({ paused: true });
+    const { side, handlers } = recorder();
+    // Long enough that the connection's own timer (a tick every 25 s) plays no part: end()'s guard closes it.
+    const conn = await connect(
+      { host: '127.0.0.1', port: peer.listener.port, ...QUIET, writeTimeoutMs: 100_000 },
+      handlers,
+    );
+    cleanups.push(() => conn.close());
+    await fillUntilBlocked(conn);
+    let ended: Promise<void> | undefined;
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      ended = conn.end();
+      vi.advanceTimersByTime(99_999);
+      expect(side.closes).toEqual([]);
+      vi.advanceTimersByTime(1);
+    } finally {
+      vi.useRealTimers();
+    }
+    await ended;
+    expect(side.closes).toHaveLength(1);
+    expect(side.closes[0]?.code).toBe(Code.Unavailable);
+    expect(side.closes[0]?.message).toMatch(/did not read the last frames/);
+    expect(conn.closed).toBe(true);
+  });
+
+  it('end() whose frames were all taken closes cleanly at the guard, though the peer never half-closes', async () => {
+    const peer = await rawPeer(); // reads everything, never ends its side
+    const { side, handlers } = recorder();
+    const conn = await connect(
+      { host: '127.0.0.1', port: peer.listener.port, ...QUIET, writeTimeoutMs: 200 },
+      handlers,
+    );
+    cleanups.push(() => conn.close());
+    for (let id = 1; id <= 3; id++) conn.send(frame(id, new Uint8Array(100)));
+    const ended = conn.end();
+    await waitFor(() => peer.state.ended, 3_000, 'the peer to read everything and the FIN');
+    expect(peer.state.frames.map((f) => f.id)).toEqual([1, 2, 3]);
+    await ended;
+    expect(side.closes).toEqual([undefined]);
   });
 });
 
@@ -454,6 +566,48 @@ describe('goAway, terminate, end, close', () => {
     expect(client.frames).toEqual([]);
     expect(client.conn.closed).toBe(true);
   });
+});
+
+describe('a frame whose onFrame closes the connection', () => {
+  it.each(['close', 'terminate'] as const)(
+    'the frames after it in the same chunk are not delivered (%s)',
+    async (how) => {
+      const delivered: number[] = [];
+      const closes: (RpcError | undefined)[] = [];
+      const listener = await startListener((socket) => {
+        createConnection(
+          socket,
+          {
+            onFrame: (f, conn) => {
+              delivered.push(f.id);
+              if (f.id !== 1) return;
+              const error = new RpcError(Code.InvalidArgument, 'duplicate request id 1');
+              if (how === 'close') conn.close(error);
+              else conn.terminate(error);
+            },
+            onClose: (error) => closes.push(error),
+          },
+          QUIET,
+        );
+      });
+      const raw = netConnect({ host: '127.0.0.1', port: listener.port });
+      raw.on('error', () => {});
+      cleanups.push(() => raw.destroy());
+      let rawClosed = false;
+      raw.on('close', () => {
+        rawClosed = true;
+      });
+      raw.resume(); // read (and drop) terminate()'s GoAway, so its FIN is seen
+      await new Promise<void>((r) => raw.once('connect', () => r()));
+      // One write of three frames: they reach the server's decoder in one chunk.
+      const ids = [1, 2, 3];
+      raw.write(Buffer.concat(ids.map((id) => encodeFrame({ type: FrameType.Cancel, codec: 0, id }))));
+      await waitFor(() => rawClosed, 3_000, 'the server to close the connection');
+      expect(delivered).toEqual([1]);
+      expect(closes).toHaveLength(1);
+      expect(closes[0]?.code).toBe(Code.InvalidArgument);
+    },
+  );
 });
 
 describe('bad bytes from the peer', () => {

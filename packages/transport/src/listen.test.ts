@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { connect as netConnect } from 'node:net';
 import type { Frame } from '@mini-rpc/protocol';
-import { Code, FrameType, MetadataKey, RpcError } from '@mini-rpc/protocol';
+import { Code, createFrameDecoder, FrameType, MetadataKey, RpcError } from '@mini-rpc/protocol';
 import { describe, expect, it } from 'vitest';
 import { createSelfSignedCert } from '../../../tooling/testing/certs.js';
 import { useCleanups, waitFor } from '../../../tooling/testing/harness.js';
@@ -39,6 +39,30 @@ async function client(listener: Listener) {
   return { conn, frames, closes };
 }
 
+/** A raw TCP peer that never closes its side (allowHalfOpen): records the frames it gets and its 'close'. */
+async function stubbornPeer(port: number) {
+  const state = { frames: [] as Frame[], closed: false };
+  const socket = netConnect({ host: '127.0.0.1', port, allowHalfOpen: true });
+  socket.on('error', () => {});
+  socket.on('close', () => {
+    state.closed = true;
+  });
+  const decoder = createFrameDecoder((f) => state.frames.push(f));
+  socket.on('data', (chunk: Buffer) => decoder.push(chunk));
+  cleanups.push(() => socket.destroy());
+  await new Promise<void>((r) => socket.once('connect', () => r()));
+  return { socket, state };
+}
+
+/**
+ * For a `waitFor` poll: whether the server let go of the peer's connection. Its FIN came with the GoAway, so
+ * only a write tells: a byte sent to a destroyed socket draws a reset, which closes the peer.
+ */
+function peerDropped(peer: Awaited<ReturnType<typeof stubbornPeer>>): boolean {
+  if (!peer.state.closed) peer.socket.write(Buffer.of(0));
+  return peer.state.closed;
+}
+
 describe('listen', () => {
   it('listens on 127.0.0.1 and a free port by default, and counts open connections', async () => {
     const { listener, accepted } = await framedListener();
@@ -71,6 +95,36 @@ describe('listen', () => {
     await waitFor(() => listener.connections === 0, 3_000, 'the slot to free');
     await client(listener);
     await waitFor(() => accepted.length === 2, 3_000, 'a new connection accepted');
+  });
+
+  it('a refused connection whose peer never closes its side is destroyed after a linger of ~1 s', async () => {
+    const { listener, accepted } = await framedListener(1);
+    await client(listener);
+    await waitFor(() => accepted.length === 1, 3_000, 'first accepted');
+    const peer = await stubbornPeer(listener.port);
+    await waitFor(() => peer.state.frames.length === 1, 3_000, 'the GoAway');
+    expect(peer.state.frames[0]?.metadata[MetadataKey.Status]).toBe(String(Code.ResourceExhausted));
+    const waited = await waitFor(() => peerDropped(peer), 3_000, 'the refused socket to be destroyed');
+    expect(waited).toBeGreaterThanOrEqual(800);
+    expect(listener.connections).toBe(1);
+  });
+
+  it('close() destroys refused connections at once, without waiting for their linger', async () => {
+    const { listener, accepted } = await framedListener(1);
+    const first = await client(listener);
+    await waitFor(() => accepted.length === 1, 3_000, 'first accepted');
+    const peer = await stubbornPeer(listener.port);
+    await waitFor(() => peer.state.frames.length === 1, 3_000, 'the GoAway');
+    const t0 = Date.now();
+    first.conn.close(); // the one accepted connection is closed by its owner: close() waits for nothing else
+    let closed = false;
+    void listener.close().then(() => {
+      closed = true;
+    });
+    await waitFor(() => closed, 3_000, 'listener.close() to resolve');
+    await waitFor(() => peerDropped(peer), 3_000, 'the refused socket to be destroyed');
+    // Well before the 1 s linger would have destroyed it.
+    expect(Date.now() - t0).toBeLessThan(800);
   });
 
   it('rejects with Unavailable when the port is taken', async () => {
@@ -142,5 +196,64 @@ describe('listen with TLS', () => {
     expect(Date.now() - t0).toBeLessThan(2_000);
     await waitFor(() => silentClosed || silent.readableEnded, 3_000, 'the silent peer to be dropped');
     expect(sockets).toEqual([]);
+  });
+
+  it('close() leaves established TLS connections open and usable until their owner ends them', async () => {
+    const { key, cert } = createSelfSignedCert();
+    const server = {
+      conns: [] as Connection[],
+      frames: [] as Frame[],
+      closes: [] as (RpcError | undefined)[],
+    };
+    const listener = await listen({
+      tls: { key, cert },
+      onSocket: (s) => {
+        const handlers = {
+          onFrame: (f: Frame) => server.frames.push(f),
+          onClose: (e: RpcError | undefined) => server.closes.push(e),
+        };
+        server.conns.push(createConnection(s, handlers, QUIET));
+      },
+    });
+    let listenerClosed = false;
+    cleanups.push(() => (listenerClosed ? undefined : listener.close()));
+    cleanups.push(() => {
+      for (const c of server.conns) c.close();
+    });
+    const frames: Frame[] = [];
+    const closes: (RpcError | undefined)[] = [];
+    const conn = await connect(
+      { host: '127.0.0.1', port: listener.port, ...QUIET, tls: { ca: cert } },
+      { onFrame: (f) => frames.push(f), onClose: (e) => closes.push(e) },
+    );
+    cleanups.push(() => conn.close());
+    await waitFor(() => server.conns.length === 1, 3_000, 'the TLS connection handed over');
+    // A peer that never starts its handshake: close() still drops it.
+    const silent = netConnect({ host: '127.0.0.1', port: listener.port });
+    silent.on('error', () => {});
+    cleanups.push(() => silent.destroy());
+    let silentClosed = false;
+    silent.on('close', () => {
+      silentClosed = true;
+    });
+    await new Promise<void>((r) => silent.once('connect', () => r()));
+
+    void listener.close().then(() => {
+      listenerClosed = true;
+    });
+    await waitFor(() => silentClosed || silent.readableEnded, 3_000, 'the peer mid-handshake to be dropped');
+    // The established connection still works both ways.
+    conn.send({ type: FrameType.Request, codec: 0, id: 1, metadata: { [MetadataKey.Service]: 'S' } });
+    await waitFor(() => server.frames.length === 1, 3_000, 'a request over the open connection');
+    server.conns[0]?.send({ type: FrameType.Response, codec: 0, id: 1 });
+    await waitFor(() => frames.length === 1, 3_000, 'a response over the open connection');
+    expect(server.closes).toEqual([]);
+    expect(closes).toEqual([]);
+    expect(listenerClosed).toBe(false);
+    // Its owner ends it; then close() resolves.
+    await conn.end();
+    await waitFor(() => listenerClosed, 3_000, 'listener.close() to resolve');
+    expect(server.closes).toEqual([undefined]);
+    expect(closes).toEqual([undefined]);
   });
 });

@@ -13,7 +13,10 @@ export interface ListenOptions {
   port?: number;
   /** Accept TLS with these `node:tls` options (key, cert; `requestCert` + `ca` for mutual TLS). */
   tls?: TlsOptions;
-  /** Connections beyond this many are told GoAway(ResourceExhausted) and closed. Default 10,000. */
+  /**
+   * Connections beyond this many are told GoAway(ResourceExhausted) and half-closed, and destroyed after 1 s
+   * (or at `close()`) if the peer has not closed its side by then. Default 10,000.
+   */
   maxConnections?: number;
   /** Called for each accepted (and, with TLS, handshaken) socket. */
   onSocket(socket: Socket): void;
