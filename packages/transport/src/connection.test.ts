@@ -324,6 +324,45 @@ describe('backpressure', () => {
     expect(side.closes).toEqual([]);
   });
 
+  it('control frames (Cancel, GoAway) still queue when the write queue is full', async () => {
+    const peer = await rawPeer({ paused: true });
+    const { side, handlers } = recorder();
+    const conn = await connect(
+      { host: '127.0.0.1', port: peer.listener.port, ...QUIET, maxQueuedBytes: 1 << 20 },
+      handlers,
+    );
+    cleanups.push(() => conn.close());
+    const sent = await fillUntilBlocked(conn);
+    let queued = 0;
+    let refused: unknown;
+    for (let i = 0; i < 100 && refused === undefined; i++) {
+      try {
+        conn.send(frame(1000 + i, new Uint8Array(256 << 10)));
+        queued++;
+      } catch (err) {
+        refused = err;
+      }
+    }
+    expect((refused as RpcError).code).toBe(Code.ResourceExhausted);
+    // Fill the rest with Requests as small as a Cancel, until one of those is refused too.
+    refused = undefined;
+    for (let i = 0; i < 1_000_000 && refused === undefined; i++) {
+      try {
+        conn.send({ type: FrameType.Request, codec: CodecId.Json, id: 2000 + i });
+        queued++;
+      } catch (err) {
+        refused = err;
+      }
+    }
+    expect((refused as RpcError).code).toBe(Code.ResourceExhausted);
+    conn.send({ type: FrameType.Cancel, codec: 0, id: 7 });
+    conn.goAway(Code.Unavailable, 'shutting down', 7);
+    peer.state.socket?.resume();
+    await waitFor(() => peer.state.frames.length === sent + queued + 2, 5_000, 'every accepted frame');
+    expect(peer.state.frames.slice(-2).map((f) => f.type)).toEqual([FrameType.Cancel, FrameType.GoAway]);
+    expect(side.closes).toEqual([]);
+  });
+
   it('the write timeout closes a connection whose peer never reads, with Unavailable', async () => {
     const peer = await rawPeer({ paused: true });
     const { side, handlers } = recorder();
