@@ -3,10 +3,10 @@ import type { Frame } from '@mini-rpc/protocol';
 import { Code, FrameType, MetadataKey, RpcError } from '@mini-rpc/protocol';
 import type { Connection } from '@mini-rpc/transport';
 import { createConnection, listen } from '@mini-rpc/transport';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { useCleanups, waitFor } from '../../../tooling/testing/harness.js';
 import type { PendingCall } from './client-connection.js';
-import { ClientConnection, errorFromMetadata } from './client-connection.js';
+import { ClientConnection, errorFromMetadata, NO_DEADLINE_DRAIN_MS } from './client-connection.js';
 import { isUnprocessed } from './index.js';
 
 const cleanups = useCleanups();
@@ -60,13 +60,20 @@ describe('errorFromMetadata', () => {
 /** A server that holds Requests and lets the test answer, send GoAway, or close. */
 async function frameServer() {
   const received: Frame[] = [];
+  /** Half-closes the server has seen. */
+  const peer = { ended: 0 };
   const conns: Connection[] = [];
   const listener = await listen({
     onSocket: (s) => {
       conns.push(
         createConnection(
           s,
-          { onFrame: (f) => received.push({ ...f, payload: f.payload.slice() }), onEnd: () => {} },
+          {
+            onFrame: (f) => received.push({ ...f, payload: f.payload.slice() }),
+            onEnd: () => {
+              peer.ended++;
+            },
+          },
           QUIET,
         ),
       );
@@ -86,15 +93,15 @@ async function frameServer() {
   const server = conns[0] as Connection;
   const reply = (id: number, payload: Uint8Array, metadata = {}): void =>
     server.send({ type: FrameType.Response, codec: 0, id, payload, metadata });
-  return { cc, server, received, events, reply };
+  return { cc, server, received, events, reply, peer };
 }
 
-function pending(id: number) {
+function pending(id: number, deadline = Number.POSITIVE_INFINITY) {
   const state = { value: undefined as unknown, error: undefined as RpcError | undefined, settled: false };
   const call: PendingCall = {
     id,
     responseCodec: jsonCodec,
-    deadline: Number.POSITIVE_INFINITY,
+    deadline,
     expire: () => {},
     responseSchema: { service: 'S', method: 'm', kind: 'response' },
     resolve: (v) => Object.assign(state, { value: v, settled: true }),
@@ -103,8 +110,8 @@ function pending(id: number) {
   return { call, state };
 }
 
-function send(cc: ClientConnection, id: number) {
-  const p = pending(id);
+function send(cc: ClientConnection, id: number, deadline?: number) {
+  const p = pending(id, deadline);
   cc.send(p.call, { type: FrameType.Request, codec: 0, id, metadata: { [MetadataKey.Service]: 'S' } });
   return p.state;
 }
@@ -200,6 +207,48 @@ describe('ClientConnection', () => {
     expect(cc.closed).toBe(true);
     expect(cc.pending.size).toBe(0);
     expect(() => send(cc, 3)).toThrow(expect.objectContaining({ code: Code.Unavailable }));
+  });
+
+  it('a send() during which the transport closes the connection fails its call instead of leaving it pending', async () => {
+    // A frame the transport could not write used to close the connection inside send() (failing the batch)
+    // without throwing; the call was then added to the dead connection, where no deadline sweep looks, and
+    // hung forever. Simulated here, since the transport now refuses such frames up front.
+    const { cc } = await frameServer();
+    const transport = (cc as unknown as { conn: Connection }).conn;
+    transport.send = () => transport.close(new RpcError(Code.Internal, 'batch failed'));
+    const p = pending(1);
+    cc.send(p.call, { type: FrameType.Request, codec: 0, id: 1 });
+    expect(p.state.error?.code).toBe(Code.Internal);
+    expect(cc.pending.size).toBe(0);
+  });
+
+  it('retire() with calls in flight: no half-close until they settle; calls without a deadline get NO_DEADLINE_DRAIN_MS', async () => {
+    const { cc, received, reply, peer } = await frameServer();
+    const unbounded = send(cc, 1);
+    const bounded = send(cc, 2, Date.now() + 10 * NO_DEADLINE_DRAIN_MS);
+    await waitFor(() => received.length === 2, 3_000, 'requests');
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      cc.retire();
+      expect(cc.retired).toBe(true);
+      vi.advanceTimersByTime(NO_DEADLINE_DRAIN_MS - 1);
+      expect(unbounded.settled).toBe(false);
+      vi.advanceTimersByTime(1);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(unbounded.error?.code).toBe(Code.Unavailable);
+    expect(unbounded.error?.rawMessage).toMatch(/drained: no answer within 60000 ms$/);
+    // The server is told to stop (so the connection was not half-closed yet); the call with a deadline runs on.
+    await waitFor(() => received.some((f) => f.type === FrameType.Cancel && f.id === 1), 3_000, 'Cancel 1');
+    expect(peer.ended).toBe(0);
+    expect(bounded.settled).toBe(false);
+    expect(cc.closed).toBe(false);
+    reply(2, jsonCodec.encode('two'));
+    await waitFor(() => bounded.settled, 3_000, 'call 2');
+    expect(bounded.value).toBe('two');
+    // Nothing left in flight: now it half-closes.
+    await waitFor(() => peer.ended === 1, 3_000, 'the half-close');
   });
 
   it('a protocol-error GoAway (id 0, then close) does not mark calls the server may have run as unprocessed', async () => {

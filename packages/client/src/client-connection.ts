@@ -25,6 +25,12 @@ export interface ClientConnectionEvents {
   onIdle(connection: ClientConnection): void;
 }
 
+/**
+ * How long a call without a deadline may still run on a retired connection (its instance left the
+ * registry, or the pool trimmed it) before it fails with Unavailable, ms. Calls with a deadline run to it.
+ */
+export const NO_DEADLINE_DRAIN_MS = 60_000;
+
 const decodeFailure = (err: unknown): RpcError =>
   new RpcError(Code.Internal, `response does not decode: ${(err as Error).message}`, { cause: err });
 
@@ -40,6 +46,8 @@ export class ClientConnection {
   idleSince = Date.now();
   /** Why the server is about to close the connection, when it said so (protocol-error GoAway). */
   private closeReason: RpcError | undefined;
+  /** Bounds how long calls without a deadline keep a retired connection open. */
+  private drainTimer: NodeJS.Timeout | undefined;
   private conn!: Connection;
   private readonly events: ClientConnectionEvents;
 
@@ -75,19 +83,24 @@ export class ClientConnection {
       throw markUnprocessed(
         new RpcError(Code.Unavailable, `connection to ${this.remoteAddress} is draining`),
       );
+    // Registered before the write: if the transport closes the connection inside send() (a frame that
+    // cannot be written fails its whole batch), onClose fails this call too instead of leaving it in the
+    // map of a dead connection, where no deadline sweep looks (client-connection.test.ts, "a send() during which…").
+    this.pending.set(call.id, call);
     try {
       this.conn.send(frame);
     } catch (err) {
+      this.pending.delete(call.id);
       throw markUnprocessed(RpcError.from(err, Code.Unavailable));
     }
-    this.pending.set(call.id, call);
     this.uses++;
   }
 
   /** Stops waiting for `id` (timeout or abort) and tells the server to stop working on it. */
   cancel(id: number): void {
     if (!this.pending.delete(id)) return;
-    if (!this.conn.closed && !this.retired) {
+    // A retired connection still carries Cancels until it ends (its calls are still running).
+    if (!this.conn.closed) {
       try {
         this.conn.send({ type: FrameType.Cancel, codec: 0, id });
       } catch {
@@ -97,11 +110,17 @@ export class ClientConnection {
     this.afterCall();
   }
 
-  /** Half-closes after the pending calls are out; the server answers them, then closes. */
+  /**
+   * Takes no new calls; half-closes once the pending calls have settled (the server then closes). The
+   * calls' deadlines bound that wait; calls without a deadline get {@link NO_DEADLINE_DRAIN_MS} more, then
+   * fail with Unavailable. Ending earlier would not do: `end()` destroys the socket after the write timeout,
+   * failing calls still running (pool.test.ts, "drain(): a slow call…").
+   */
   retire(): void {
     if (this.retired) return;
     this.retired = true;
-    void this.conn.end();
+    if (this.pending.size === 0) void this.conn.end();
+    else this.limitNoDeadlineCalls();
     this.events.onRetire(this);
   }
 
@@ -164,6 +183,7 @@ export class ClientConnection {
 
   private onClose(error: RpcError | undefined): void {
     this.retired = true;
+    clearTimeout(this.drainTimer);
     const reason =
       error ??
       this.closeReason ??
@@ -182,8 +202,30 @@ export class ClientConnection {
   private afterCall(): void {
     if (this.pending.size === 0) {
       this.idleSince = Date.now();
+      if (this.retired && !this.conn.closed) void this.conn.end();
       this.events.onIdle(this);
     }
+  }
+
+  /** On a retired connection, fails the calls without a deadline once they have had NO_DEADLINE_DRAIN_MS. */
+  private limitNoDeadlineCalls(): void {
+    let unbounded = false;
+    for (const call of this.pending.values()) if (!Number.isFinite(call.deadline)) unbounded = true;
+    if (!unbounded) return;
+    this.drainTimer = setTimeout(() => {
+      this.drainTimer = undefined;
+      for (const call of this.pending.values()) {
+        if (Number.isFinite(call.deadline)) continue;
+        this.cancel(call.id);
+        call.reject(
+          new RpcError(
+            Code.Unavailable,
+            `connection to ${this.remoteAddress} drained: no answer within ${NO_DEADLINE_DRAIN_MS} ms`,
+          ),
+        );
+      }
+    }, NO_DEADLINE_DRAIN_MS);
+    this.drainTimer.unref();
   }
 }
 

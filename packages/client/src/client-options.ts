@@ -57,6 +57,9 @@ export interface Client {
   service<T>(name: string, defaults?: CallOptions): ServiceProxy<T>;
   /** Pool counters summed over every server address. */
   stats(): PoolStats;
-  /** Closes every connection; calls still pending fail with Unavailable. */
+  /**
+   * Closes every connection and stops watching the registry; calls still pending (waiting included) fail
+   * with Unavailable, and nothing reopens a watch or a connection after it.
+   */
   close(): Promise<void>;
 }

@@ -1,3 +1,5 @@
+import type { Socket } from 'node:net';
+import { createServer } from 'node:net';
 import type { Codec } from '@mini-rpc/codec';
 import { jsonCodec, msgpackCodec } from '@mini-rpc/codec';
 import type { CallRequest, ClientInterceptor, Frame } from '@mini-rpc/protocol';
@@ -84,6 +86,18 @@ async function fakeServer() {
       });
     },
   };
+}
+
+/** Accepts TCP and never writes a byte: a TLS connect to it hangs in the handshake. Returns its address. */
+async function silentServer(): Promise<string> {
+  const sockets: Socket[] = [];
+  const server = createServer((s) => sockets.push(s));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => {
+    for (const s of sockets) s.destroy();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return `127.0.0.1:${(server.address() as { port: number }).port}`;
 }
 
 function client(options: ClientOptions) {
@@ -206,6 +220,61 @@ describe('createClient', () => {
     expect(err.code).toBe(Code.InvalidArgument);
     expect(err.rawMessage).toBe("metadata key ':t' is reserved");
     expect(server.received).toEqual([]);
+  });
+
+  it('a metadata key over 65,535 bytes (UTF-8) or a value that is not a string fails only its own call, with InvalidArgument', async () => {
+    // Such a key used to reach the transport, which failed the whole batch and closed the connection; the
+    // call itself then hung forever (and calls of others on that connection failed).
+    const server = await fakeServer();
+    const c = client({ address: server.address });
+    const bystander = c.call('S', 'hold', 1);
+    await waitFor(() => server.held.length === 1, 3_000, 'the held call');
+    const long = await failure(c.call('S', 'echo', 1, { metadata: { ['k'.repeat(90_000)]: 'v' } }));
+    expect(long.code).toBe(Code.InvalidArgument);
+    expect(long.rawMessage).toBe('metadata key of 90000 bytes exceeds 65535 (UTF-8)');
+    // 32,768 UTF-16 units, but 65,536 bytes.
+    const wide = await failure(c.call('S', 'echo', 1, { metadata: { ['é'.repeat(32_768)]: 'v' } }));
+    expect(wide.rawMessage).toBe('metadata key of 65536 bytes exceeds 65535 (UTF-8)');
+    const number = await failure(c.call('S', 'echo', 1, { metadata: { n: 1 as unknown as string } }));
+    expect(number.code).toBe(Code.InvalidArgument);
+    expect(number.rawMessage).toBe("metadata value of 'n' is a number, not a string");
+    expect(server.requests()).toHaveLength(1);
+    // A long key that fits is measured and sent.
+    const key = 'k'.repeat(30_000);
+    expect(
+      ((await c.call('S', 'meta', undefined, { metadata: { [key]: 'v' } })) as Record<string, string>)[key],
+    ).toBe('v');
+    server.answer(server.held[0]?.frame as Frame, 'unharmed');
+    expect(await bystander).toBe('unharmed');
+    expect(c.stats().created).toBe(1);
+  });
+
+  it('timeoutMs NaN or negative, or a NaN deadline, fails with InvalidArgument before sending', async () => {
+    const server = await fakeServer();
+    const c = client({ address: server.address });
+    for (const options of [{ timeoutMs: Number.NaN }, { timeoutMs: -1 }, { deadline: Number.NaN }]) {
+      expect((await failure(c.call('S', 'echo', 1, options))).code).toBe(Code.InvalidArgument);
+    }
+    expect(server.received).toEqual([]);
+  });
+
+  it('a call waiting for a connect leaves at its deadline (DeadlineExceeded) or its abort (Cancelled), alone', async () => {
+    // The deadline used to be ignored until the connect timeout, and the first caller's signal aborted the
+    // shared connect of every caller.
+    const address = await silentServer();
+    const c = client({ address, tls: { rejectUnauthorized: false }, connectTimeoutMs: 10_000 });
+    const controller = new AbortController();
+    const t0 = Date.now();
+    const aborted = failure(c.call('S', 'echo', 1, { signal: controller.signal }));
+    const short = failure(c.call('S', 'echo', 2, { timeoutMs: 100 }));
+    const long = failure(c.call('S', 'echo', 3, { timeoutMs: 400 }));
+    controller.abort();
+    expect((await aborted).code).toBe(Code.Cancelled);
+    const err = await short;
+    expect(err.code).toBe(Code.DeadlineExceeded);
+    expect(Date.now() - t0).toBeLessThan(1_000);
+    expect((await long).code).toBe(Code.DeadlineExceeded);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(395);
   });
 
   it('arguments that do not encode fail with InvalidArgument before sending', async () => {

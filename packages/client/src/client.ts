@@ -8,13 +8,15 @@ import {
   MetadataKey,
   RESERVED_PREFIX,
   RpcError,
+  utf8Length,
 } from '@mini-rpc/protocol';
 import type { ConnectOptions } from '@mini-rpc/transport';
+import { acquireSlot } from './acquire-slot.js';
 import type { Call } from './call.js';
 import { createCall } from './call.js';
 import type { CallOptions } from './call-options.js';
 import type { ClientConnection } from './client-connection.js';
-import { defaultBalancer, sleep } from './client-helpers.js';
+import { defaultBalancer, reportListenerError, sleep } from './client-helpers.js';
 import type { Client, ClientOptions } from './client-options.js';
 import { DeadlineSweep } from './deadline-sweep.js';
 import { Exchange } from './exchange.js';
@@ -24,6 +26,11 @@ import { ConnectionPool } from './pool.js';
 import { ServiceDirectory } from './service-directory.js';
 import type { ServiceProxy } from './service-proxy.js';
 import { isUnprocessed, markUnprocessed } from './unprocessed.js';
+
+/** A metadata key is written with a u16 length (docs/protocol.md §4.1). */
+const MAX_KEY_BYTES = 0xffff;
+
+const clientClosed = (): RpcError => new RpcError(Code.Unavailable, 'client closed');
 
 interface MethodEntry {
   readonly raw: Uint8Array;
@@ -59,6 +66,8 @@ class RpcClient implements Client {
   private readonly addressUsers = new Map<string, Set<string>>();
   private nextId = 0;
   private closed = false;
+  /** Aborted by `close()`: wakes calls sleeping before a retry. */
+  private readonly closing = new AbortController();
   private readonly poolOf = new WeakMap<ServiceInstance, ConnectionPool>();
   /** The pool to send on directly when nothing stands between a call and the connection. */
   private readonly fast: ConnectionPool | undefined;
@@ -159,10 +168,12 @@ class RpcClient implements Client {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    // Set first: calls in a retry wait or an await below must not open watches or pools again.
     this.closed = true;
+    this.closing.abort(clientClosed());
     await this.directory?.close();
-    for (const pool of this.pools.values()) pool.close(new RpcError(Code.Unavailable, 'client closed'));
-    for (const conn of this.live) conn.destroy(new RpcError(Code.Unavailable, 'client closed'));
+    for (const pool of this.pools.values()) pool.close(clientClosed());
+    for (const conn of this.live) conn.destroy(clientClosed());
     this.pools.clear();
     this.sweep.stop();
   }
@@ -173,18 +184,23 @@ class RpcClient implements Client {
     args: unknown,
     options: CallOptions | undefined,
   ): Promise<unknown> {
-    if (this.closed) return Promise.reject(new RpcError(Code.Unavailable, 'client closed'));
+    if (this.closed) return Promise.reject(clientClosed());
     const timeoutMs = options?.timeoutMs ?? this.timeoutMs;
+    // NaN would make a deadline no comparison ever passes (a call that never times out).
+    if (!(timeoutMs >= 0)) {
+      return Promise.reject(new RpcError(Code.InvalidArgument, `timeoutMs ${timeoutMs} is not a duration`));
+    }
     const now = Date.now();
     let deadline = now + timeoutMs;
-    if (options?.deadline !== undefined && options.deadline < deadline) deadline = options.deadline;
+    if (options?.deadline !== undefined) {
+      if (Number.isNaN(options.deadline))
+        return Promise.reject(new RpcError(Code.InvalidArgument, 'deadline is NaN'));
+      if (options.deadline < deadline) deadline = options.deadline;
+    }
     const metadata = options?.metadata;
     if (metadata !== undefined) {
-      for (const key in metadata) {
-        if (key.startsWith(RESERVED_PREFIX)) {
-          return Promise.reject(new RpcError(Code.InvalidArgument, `metadata key '${key}' is reserved`));
-        }
-      }
+      const problem = metadataProblem(metadata);
+      if (problem !== undefined) return Promise.reject(new RpcError(Code.InvalidArgument, problem));
     }
     const fast = this.fast;
     if (fast !== undefined && options?.codec === undefined) {
@@ -196,7 +212,7 @@ class RpcClient implements Client {
       if (conn !== undefined)
         return this.sendOn(conn, entry, args, md, deadline, options?.signal, this.codec, now);
       return fast
-        .get(options?.signal)
+        .get(options?.signal, deadline)
         .then((c) => this.sendOn(c, entry, args, md, deadline, options?.signal, this.codec));
     }
     const call: CallRequest = {
@@ -225,6 +241,8 @@ class RpcClient implements Client {
     retry?.onCall();
     const tried: string[] = [];
     for (let attempt = 1; ; attempt++) {
+      // A call that slept before this attempt may find the client closed: it must not reopen anything.
+      if (this.closed) throw clientClosed();
       let target: string | undefined;
       try {
         return await this.attempt(call, codec ?? this.codec, tried, (t) => {
@@ -245,7 +263,7 @@ class RpcClient implements Client {
           delay = unprocessed && this.directory !== undefined && attempt <= 2 ? 0 : -1;
         }
         if (delay < 0 || delay >= remainingMs) throw error;
-        await sleep(delay, call.signal);
+        await sleep(delay, call.signal, this.closing.signal);
       }
     }
   }
@@ -273,48 +291,61 @@ class RpcClient implements Client {
       }
       onTarget(pool.address);
     } else {
-      instance = await this.pick(call, tried);
+      const candidates = await this.candidates(call, tried);
+      instance = this.choose(candidates, call);
       onTarget(instance.id);
       pool = this.instancePool(instance);
     }
     const breaker = breakers?.(instance?.id ?? pool.address);
+    // Read in the same synchronous step as the allowRequest() that admitted the call: its result is then
+    // recorded against the state it was admitted in, and dropped if the breaker has changed state since.
+    const generation = breaker?.generation;
     const bulkhead = this.options.bulkhead;
     let release: (() => void) | undefined;
     if (bulkhead !== undefined) {
       try {
         const limiter = typeof bulkhead === 'function' ? bulkhead(instance?.id ?? pool.address) : bulkhead;
-        release = await limiter.acquire(call.signal);
+        // A queued call leaves the queue at its deadline too (docs/resilience.md §4).
+        release = await acquireSlot(limiter, call.deadline, call.signal);
       } catch (err) {
         // The call never left: free the breaker slot without counting against the instance.
-        breaker?.recordFailure(Code.Cancelled);
+        try {
+          breaker?.recordFailure(Code.Cancelled, generation);
+        } catch (listenerError) {
+          reportListenerError(listenerError);
+        }
         throw markUnprocessed(RpcError.from(err, Code.ResourceExhausted));
       }
     }
     const started = performance.now();
     if (instance !== undefined) this.balancer.onStart?.(instance);
+    let code: Code = Code.OK;
     try {
-      const result = await this.sendVia(pool, call, codec);
-      breaker?.recordSuccess();
-      if (instance !== undefined)
-        this.balancer.onEnd?.(instance, { code: Code.OK, latencyMs: performance.now() - started });
-      return result;
+      return await this.sendVia(pool, call, codec);
     } catch (err) {
-      const code = err instanceof RpcError ? err.code : Code.Unknown;
-      breaker?.recordFailure(code);
-      if (instance !== undefined)
-        this.balancer.onEnd?.(instance, { code, latencyMs: performance.now() - started });
+      code = err instanceof RpcError ? err.code : Code.Unknown;
       throw err;
     } finally {
       release?.();
+      // The balancer's counters first: nothing below may skip them.
+      if (instance !== undefined)
+        this.balancer.onEnd?.(instance, { code, latencyMs: performance.now() - started });
+      // A throwing stateChange listener must not replace the call's own outcome.
+      try {
+        if (code === Code.OK) breaker?.recordSuccess(generation);
+        else breaker?.recordFailure(code, generation);
+      } catch (listenerError) {
+        reportListenerError(listenerError);
+      }
     }
   }
 
-  /** Picks an instance: discovered, not behind an open breaker or a connect backoff, not tried yet if possible. */
-  private async pick(call: CallRequest, tried: readonly string[]): Promise<ServiceInstance> {
+  /** The instances a call may go to: discovered, not behind an open breaker or a connect backoff, not tried yet if possible. */
+  private async candidates(call: CallRequest, tried: readonly string[]): Promise<readonly ServiceInstance[]> {
     const directory = this.directory as ServiceDirectory;
-    const now = Date.now();
-    const remaining = (call.deadline ?? now + this.timeoutMs) - now;
-    const all = directory.peek(call.service) ?? (await directory.instances(call.service, remaining));
+    const all =
+      directory.peek(call.service) ??
+      (await directory.instances(call.service, call.deadline ?? Date.now() + this.timeoutMs, call.signal));
     const breakers = this.options.breakers;
     const usable = (i: ServiceInstance): boolean =>
       (breakers === undefined || breakers(i.id).state !== 'open') && this.instancePool(i).healthy;
@@ -328,10 +359,17 @@ class RpcClient implements Client {
         all.length === 0 ? 'no instances registered' : 'every instance is unavailable (down or circuit open)';
       throw markUnprocessed(new RpcError(Code.Unavailable, `${call.service}: ${why}`));
     }
-    while (candidates.length > 0) {
-      const choice = this.balancer.pick(candidates, call);
+    return candidates;
+  }
+
+  /** The balancer's choice among `candidates` whose breaker admits the call (synchronous: see `attempt`). */
+  private choose(candidates: readonly ServiceInstance[], call: CallRequest): ServiceInstance {
+    const breakers = this.options.breakers;
+    let left = candidates;
+    while (left.length > 0) {
+      const choice = this.balancer.pick(left, call);
       if (breakers === undefined || breakers(choice.id).allowRequest()) return choice;
-      candidates = candidates.filter((c) => c.id !== choice.id);
+      left = left.filter((c) => c.id !== choice.id);
     }
     throw markUnprocessed(
       new RpcError(Code.Unavailable, `${call.service}: every instance is refusing calls (circuit open)`),
@@ -346,7 +384,7 @@ class RpcClient implements Client {
       return this.sendOn(conn, entry, call.args, call.metadata, call.deadline, call.signal, codec);
     }
     return pool
-      .get(call.signal)
+      .get(call.signal, call.deadline)
       .then((c) => this.sendOn(c, entry, call.args, call.metadata, call.deadline, call.signal, codec));
   }
 
@@ -432,6 +470,8 @@ class RpcClient implements Client {
     const key = `${host}:${port}`;
     let pool = this.pools.get(key);
     if (pool === undefined) {
+      // close() cleared the pools; a call still running must not open a new one nobody would close.
+      if (this.closed) throw clientClosed();
       const connect: ConnectOptions = {
         host,
         port,
@@ -468,4 +508,19 @@ class RpcClient implements Client {
       pool.drain();
     }
   }
+}
+
+/** Why `metadata` cannot be sent, or undefined. Runs per call: only a long key is measured. */
+function metadataProblem(metadata: Metadata): string | undefined {
+  for (const key in metadata) {
+    if (key.startsWith(RESERVED_PREFIX)) return `metadata key '${key}' is reserved`;
+    const value: unknown = metadata[key];
+    if (typeof value !== 'string') return `metadata value of '${key}' is a ${typeof value}, not a string`;
+    // UTF-8 takes at most 3 bytes per UTF-16 unit, so a key of up to 21,845 units always fits. A longer one
+    // could fail the batch it joins, and with it the connection and other calls (client.test.ts, "a
+    // metadata key over 65,535 bytes…").
+    if (key.length > MAX_KEY_BYTES / 3 && utf8Length(key) > MAX_KEY_BYTES)
+      return `metadata key of ${utf8Length(key)} bytes exceeds ${MAX_KEY_BYTES} (UTF-8)`;
+  }
+  return undefined;
 }

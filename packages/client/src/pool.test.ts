@@ -1,3 +1,5 @@
+import type { Socket } from 'node:net';
+import { createServer } from 'node:net';
 import type { Codec } from '@mini-rpc/codec';
 import { jsonCodec } from '@mini-rpc/codec';
 import type { Frame } from '@mini-rpc/protocol';
@@ -103,6 +105,40 @@ function pool(port: number, options: PoolOptions = {}): ConnectionPool {
   cleanups.push(() => p.close());
   return p;
 }
+
+/** Accepts TCP and never writes a byte: a TLS connect to it hangs in the handshake. Returns its port. */
+async function silentServer(): Promise<number> {
+  const sockets: Socket[] = [];
+  const server = createServer((s) => sockets.push(s));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => {
+    for (const s of sockets) s.destroy();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return (server.address() as { port: number }).port;
+}
+
+/** A pool whose connects hang until `connectTimeoutMs` (default 10 s). */
+async function hangingPool(connectTimeoutMs = 10_000): Promise<ConnectionPool> {
+  const port = await silentServer();
+  const p = new ConnectionPool({
+    host: '127.0.0.1',
+    port,
+    ...QUIET,
+    connectTimeoutMs,
+    tls: { rejectUnauthorized: false },
+  });
+  cleanups.push(() => p.close());
+  return p;
+}
+
+const failure = (p: Promise<unknown>): Promise<RpcError> =>
+  p.then(
+    (v) => {
+      throw new Error(`expected a failure, got ${String(v)}`);
+    },
+    (e: unknown) => e as RpcError,
+  );
 
 describe('ConnectionPool', () => {
   it('opens one connection, then reuses it: created, reused and reuseRatio count that', async () => {
@@ -260,6 +296,76 @@ describe('ConnectionPool', () => {
     expect(err.code).toBe(Code.Cancelled);
     expect(p.healthy).toBe(true);
     expect((await p.get()).closed).toBe(false);
+  });
+
+  it('one caller aborting a shared connect leaves it to the others', async () => {
+    const server = await holdingServer();
+    const p = pool(server.listener.port);
+    const controller = new AbortController();
+    const first = failure(p.get(controller.signal));
+    const second = p.get();
+    controller.abort();
+    expect((await first).code).toBe(Code.Cancelled);
+    const conn = await second;
+    expect(conn.closed).toBe(false);
+    expect(p.stats().created).toBe(1);
+    expect(p.healthy).toBe(true);
+  });
+
+  it('a caller waiting for a connect leaves at its deadline with DeadlineExceeded; the others wait on', async () => {
+    const p = await hangingPool();
+    const t0 = Date.now();
+    const late = failure(p.get(undefined, t0 + 100));
+    const patient = failure(p.get());
+    const err = await late;
+    const elapsed = Date.now() - t0;
+    expect(err.code).toBe(Code.DeadlineExceeded);
+    expect(err.rawMessage).toMatch(/^deadline exceeded waiting for a connection to 127\.0\.0\.1:\d+$/);
+    expect(isUnprocessed(err)).toBe(true);
+    expect(elapsed).toBeGreaterThanOrEqual(95);
+    expect(elapsed).toBeLessThan(1_000);
+    // A deadline already past, or an aborted signal, fails at once.
+    expect((await failure(p.get(undefined, Date.now() - 1))).code).toBe(Code.DeadlineExceeded);
+    expect((await failure(p.get(AbortSignal.abort()))).code).toBe(Code.Cancelled);
+    // close() fails the callers still waiting at once and stops the connect, which starts no backoff.
+    p.close(new RpcError(Code.Unavailable, 'client closed'));
+    expect((await patient).rawMessage).toBe('client closed');
+  });
+
+  it('drain() fails the callers waiting for a connect at once (unprocessed: they may go elsewhere)', async () => {
+    const p = await hangingPool();
+    const waiting = failure(p.get());
+    p.drain();
+    const err = await waiting;
+    expect(err.code).toBe(Code.Unavailable);
+    expect(err.rawMessage).toMatch(/is closed$/);
+    expect(isUnprocessed(err)).toBe(true);
+  });
+
+  it('drain(): a slow call outlives the write timeout; the connection ends once it is answered', async () => {
+    // The half-close used to be sent at once, and its guard destroyed the socket after writeTimeoutMs
+    // (15 s by default) with the call still running on the server.
+    const server = await holdingServer();
+    const p = new ConnectionPool({
+      host: '127.0.0.1',
+      port: server.listener.port,
+      ...QUIET,
+      writeTimeoutMs: 50,
+    });
+    cleanups.push(() => p.close());
+    const a = await p.get();
+    const call = sendHeld(a);
+    await waitFor(() => server.held.length === 1, 3_000, 'request arrived');
+    p.drain();
+    // Five write timeouts pass while the call runs.
+    await new Promise((r) => setTimeout(r, 250));
+    expect(call.state.settled).toBe(false);
+    expect(a.closed).toBe(false);
+    await server.answer(call.id, 'slow but fine');
+    await waitFor(() => call.state.settled, 3_000, 'the answer');
+    expect(call.state.value).toBe('slow but fine');
+    await waitFor(() => a.closed, 3_000, 'the drained connection to close');
+    expect(server.closed).toBe(1);
   });
 
   it('a connection closed by the server leaves the pool; the next get() reconnects', async () => {

@@ -2,6 +2,7 @@ import { Code, RpcError } from '@mini-rpc/protocol';
 import type { ConnectOptions } from '@mini-rpc/transport';
 import { ClientConnection } from './client-connection.js';
 import { markUnprocessed } from './unprocessed.js';
+import { WaitList } from './wait-list.js';
 
 /** Settings of a connection pool to one address. */
 export interface PoolOptions {
@@ -55,7 +56,9 @@ export class ConnectionPool {
   private readonly initialBackoffMs: number;
   private readonly maxBackoffMs: number;
   private readonly open: ClientConnection[] = [];
-  private connecting: Promise<ClientConnection> | undefined;
+  /** The connect in progress, if any: shared by every waiter, stopped only by close() or drain(). */
+  private connecting: AbortController | undefined;
+  private readonly waiters: WaitList<ClientConnection>;
   private backoffMs = 0;
   private retryAt = 0;
   private lastError: RpcError | undefined;
@@ -71,6 +74,7 @@ export class ConnectionPool {
     this.connectOptions = connectOptions;
     this.hooks = hooks;
     this.address = `${connectOptions.host}:${connectOptions.port}`;
+    this.waiters = new WaitList(`a connection to ${this.address}`);
     this.maxActive = Math.max(1, options.maxActive ?? 1);
     this.maxIdle = options.maxIdle ?? this.maxActive;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
@@ -99,29 +103,32 @@ export class ConnectionPool {
     return best;
   }
 
-  /** A connection to send on: an open one, or a new one. Rejects with Unavailable (marked unprocessed). */
-  get(signal?: AbortSignal): Promise<ClientConnection> {
+  /**
+   * A connection to send on: an open one, or a new one. Concurrent callers share one connect, but each waits
+   * only until its own `signal` aborts (Cancelled) or its `deadline` (`Date.now()` clock) passes
+   * (DeadlineExceeded); the connect goes on for the others, bounded by the connect timeout. Rejects with
+   * Unavailable (marked unprocessed) when closed, draining, backing off, or when the connect fails.
+   */
+  get(signal?: AbortSignal, deadline?: number): Promise<ClientConnection> {
     const ready = this.tryGet();
     if (ready !== undefined) return Promise.resolve(ready);
-    if (this.closed || this.draining) {
-      return Promise.reject(
-        markUnprocessed(new RpcError(Code.Unavailable, `pool for ${this.address} is closed`)),
-      );
+    if (this.closed || this.draining) return Promise.reject(this.closedError());
+    if (this.connecting === undefined) {
+      const now = Date.now();
+      if (now < this.retryAt) {
+        const last = this.lastError?.rawMessage ?? 'connect failed';
+        return Promise.reject(
+          markUnprocessed(
+            new RpcError(Code.Unavailable, `${this.address}: ${last} (next try in ${this.retryAt - now} ms)`),
+          ),
+        );
+      }
+      // A caller that has already given up starts no connect (and so no backoff).
+      if (signal?.aborted || (deadline !== undefined && deadline <= now))
+        return this.waiters.wait(deadline, signal);
+      this.startConnect();
     }
-    if (this.connecting !== undefined) return this.connecting;
-    const now = Date.now();
-    if (now < this.retryAt) {
-      const last = this.lastError?.rawMessage ?? 'connect failed';
-      return Promise.reject(
-        markUnprocessed(
-          new RpcError(Code.Unavailable, `${this.address}: ${last} (next try in ${this.retryAt - now} ms)`),
-        ),
-      );
-    }
-    this.connecting = this.connect(signal).finally(() => {
-      this.connecting = undefined;
-    });
-    return this.connecting;
+    return this.waiters.wait(deadline, signal);
   }
 
   /** Whether a call could be sent right now without waiting for a backoff. */
@@ -151,21 +158,51 @@ export class ConnectionPool {
   /** Lets calls in flight finish, then closes every connection (an instance left the registry). */
   drain(): void {
     this.draining = true;
+    this.stopConnect(this.closedError());
     for (const c of [...this.open]) c.retire();
     this.stopSweeper();
   }
 
-  /** Closes every connection now; their pending calls fail with `error`. */
+  /** Closes every connection now; their pending calls, and calls waiting for a connect, fail with `error`. */
   close(error = new RpcError(Code.Unavailable, 'client closed')): void {
     this.closed = true;
     this.stopSweeper();
+    this.stopConnect(error);
     for (const c of [...this.open]) c.destroy(error);
     this.open.length = 0;
   }
 
-  private async connect(signal?: AbortSignal): Promise<ClientConnection> {
+  /** Starts the one shared connect; its outcome goes to every caller still waiting. */
+  private startConnect(): void {
+    const controller = new AbortController();
+    this.connecting = controller;
+    this.connect(controller.signal).then(
+      (conn) => {
+        if (this.connecting === controller) this.connecting = undefined;
+        this.waiters.resolve(conn);
+      },
+      (err: RpcError) => {
+        if (this.connecting === controller) this.connecting = undefined;
+        this.waiters.reject(err);
+      },
+    );
+  }
+
+  /** Fails the callers waiting for a connect and stops it (it would only be closed again). */
+  private stopConnect(error: RpcError): void {
+    this.waiters.reject(error);
+    const controller = this.connecting;
+    this.connecting = undefined;
+    controller?.abort(error);
+  }
+
+  private closedError(): RpcError {
+    return markUnprocessed(new RpcError(Code.Unavailable, `pool for ${this.address} is closed`));
+  }
+
+  private async connect(signal: AbortSignal): Promise<ClientConnection> {
     try {
-      const options = signal === undefined ? this.connectOptions : { ...this.connectOptions, signal };
+      const options = { ...this.connectOptions, signal };
       const conn = await ClientConnection.open(options, {
         onRetire: (c) => this.remove(c),
         onIdle: () => this.onIdle(),
@@ -176,7 +213,7 @@ export class ConnectionPool {
       this.lastError = undefined;
       if (this.closed || this.draining) {
         conn.retire();
-        throw markUnprocessed(new RpcError(Code.Unavailable, `pool for ${this.address} is closed`));
+        throw this.closedError();
       }
       this.open.push(conn);
       this.hooks?.opened(conn);
@@ -184,7 +221,8 @@ export class ConnectionPool {
       return conn;
     } catch (err) {
       const error = RpcError.from(err, Code.Unavailable);
-      if (error.code !== Code.Cancelled) {
+      // Only close() and drain() cancel a connect: no backoff for that.
+      if (!signal.aborted) {
         this.backoffMs = Math.min(
           this.maxBackoffMs,
           this.backoffMs === 0 ? this.initialBackoffMs : this.backoffMs * 2,
@@ -207,7 +245,7 @@ export class ConnectionPool {
   }
 
   private onIdle(): void {
-    // Retired connections that have nothing left in flight close themselves (the server ends them);
+    // Retired connections half-close themselves once nothing is left in flight (ClientConnection.retire);
     // here we only trim idle connections over maxIdle.
     let idle = 0;
     for (const c of this.open) if (!c.retired && c.pending.size === 0) idle++;

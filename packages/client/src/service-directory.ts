@@ -1,11 +1,13 @@
 import type { Registry, RegistryWatch, ServiceInstance } from '@mini-rpc/protocol';
 import { Code, RpcError } from '@mini-rpc/protocol';
+import { markUnprocessed } from './unprocessed.js';
+import { WaitList } from './wait-list.js';
 
 interface Entry {
   instances: readonly ServiceInstance[];
-  ready: Promise<void>;
+  /** Calls waiting for the first list. */
+  readonly waiters: WaitList<void>;
   watch: RegistryWatch | undefined;
-  error: Error | undefined;
 }
 
 /**
@@ -15,6 +17,7 @@ interface Entry {
 export class ServiceDirectory {
   private readonly registry: Registry;
   private readonly entries = new Map<string, Entry>();
+  private closed = false;
   private readonly onChange: (service: string, added: ServiceInstance[], removed: ServiceInstance[]) => void;
 
   constructor(
@@ -31,71 +34,78 @@ export class ServiceDirectory {
     return e === undefined || e.instances === EMPTY_PENDING ? undefined : e.instances;
   }
 
-  /** The current list; on first use starts the watch and waits for its first delivery, at most `timeoutMs`. */
-  async instances(service: string, timeoutMs: number): Promise<readonly ServiceInstance[]> {
-    let entry = this.entries.get(service);
-    if (entry === undefined) entry = this.start(service);
-    if (entry.instances === EMPTY_PENDING) {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(
-              new RpcError(
-                Code.Unavailable,
-                `no instance list for '${service}' from the registry within ${timeoutMs} ms`,
-              ),
-            ),
-          timeoutMs,
-        );
-      });
-      try {
-        await Promise.race([entry.ready, timeout]);
-      } finally {
-        clearTimeout(timer);
-      }
-    }
+  /**
+   * The current list; on first use starts the watch and waits for its first delivery, until `deadline`
+   * (`Date.now()` clock; DeadlineExceeded) or until `signal` aborts (Cancelled). A registry error before
+   * the first list fails the calls waiting then with Unavailable (the error as cause); the watch goes on
+   * retrying for later calls. Rejects with Unavailable once closed.
+   */
+  async instances(
+    service: string,
+    deadline: number,
+    signal: AbortSignal | undefined,
+  ): Promise<readonly ServiceInstance[]> {
+    if (this.closed) throw new RpcError(Code.Unavailable, 'client closed');
+    const entry = this.entries.get(service) ?? this.start(service);
+    if (entry.instances === EMPTY_PENDING) await entry.waiters.wait(deadline, signal);
     return entry.instances === EMPTY_PENDING ? [] : entry.instances;
   }
 
   async close(): Promise<void> {
-    const watches = [...this.entries.values()].map((e) => e.watch?.stop());
+    this.closed = true;
+    const watches: (Promise<void> | undefined)[] = [];
+    for (const entry of this.entries.values()) {
+      entry.waiters.reject(new RpcError(Code.Unavailable, 'client closed'));
+      watches.push(entry.watch?.stop());
+    }
     this.entries.clear();
     await Promise.allSettled(watches);
   }
 
   private start(service: string): Entry {
-    let markReady!: () => void;
     const entry: Entry = {
       instances: EMPTY_PENDING,
-      ready: new Promise<void>((resolve) => {
-        markReady = resolve;
-      }),
+      waiters: new WaitList(`the instance list of '${service}' from the registry`),
       watch: undefined,
-      error: undefined,
     };
     this.entries.set(service, entry);
-    entry.watch = this.registry.watch(
+    try {
+      entry.watch = this.watch(service, entry);
+    } catch (err) {
+      // A registry that refuses to watch (closed) fails this call; the next one asks again.
+      this.entries.delete(service);
+      throw markUnprocessed(RpcError.from(err, Code.Unavailable));
+    }
+    return entry;
+  }
+
+  private watch(service: string, entry: Entry): RegistryWatch {
+    return this.registry.watch(
       service,
       (list) => {
         const before = entry.instances === EMPTY_PENDING ? [] : entry.instances;
         const beforeIds = new Set(before.map((i) => i.id));
         const afterIds = new Set(list.map((i) => i.id));
         entry.instances = [...list];
-        entry.error = undefined;
+        entry.waiters.resolve();
         this.onChange(
           service,
           list.filter((i) => !beforeIds.has(i.id)),
           before.filter((i) => !afterIds.has(i.id)),
         );
-        markReady();
       },
       (error) => {
-        // Keep serving from the last list; only a service that never got one sees the error.
-        entry.error = entry.instances === EMPTY_PENDING ? error : undefined;
+        // Keep serving from the last list. Calls still waiting for a first one learn now rather than at
+        // their deadline; `onError` is informational (the watch keeps retrying), so later calls wait again.
+        // Not marked unprocessed: a failover attempt would only wait for the same registry again.
+        if (entry.instances !== EMPTY_PENDING) return;
+        entry.waiters.reject(
+          new RpcError(Code.Unavailable, `registry watch of '${service}' failed: ${error.message}`, {
+            cause: error,
+          }),
+        );
       },
     );
-    return entry;
   }
 }
 

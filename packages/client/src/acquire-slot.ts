@@ -1,0 +1,47 @@
+import type { Limiter } from '@mini-rpc/protocol';
+import { Code, RpcError } from '@mini-rpc/protocol';
+import { atDeadline } from './wait-list.js';
+
+/**
+ * A controller whose signal went to an `acquire` that returned a slot at once. The `Limiter` contract uses
+ * the signal only while a call waits, so nothing listens to it and the next call hands it out again: a call
+ * that gets its slot at once allocates no signal (issue #7). A controller given to a queued call is its own.
+ */
+let spare: AbortController | undefined;
+
+/**
+ * Takes a slot of `limiter` for one call. A call that has to queue leaves the queue at its `deadline`
+ * (`Date.now()` clock; DeadlineExceeded) or when `signal` aborts, whichever comes first (docs/resilience.md
+ * §4). `acquire` takes one signal, so a queued call gets one that aborts at both — and only a queued call
+ * gets a timer and a listener. Throws and rejects like `limiter.acquire`.
+ */
+export function acquireSlot(
+  limiter: Limiter,
+  deadline: number | undefined,
+  signal: AbortSignal | undefined,
+): (() => void) | Promise<() => void> {
+  // No deadline to add, or a call already cancelled: the limiter refuses it as it sees fit.
+  if (deadline === undefined || !Number.isFinite(deadline) || signal?.aborted) return limiter.acquire(signal);
+  const controller = spare ?? new AbortController();
+  spare = undefined;
+  let slot: (() => void) | Promise<() => void>;
+  try {
+    slot = limiter.acquire(controller.signal);
+  } catch (err) {
+    spare = controller;
+    throw err;
+  }
+  if (typeof slot === 'function') {
+    spare = controller;
+    return slot;
+  }
+  const forward = (): void => controller.abort(signal?.reason);
+  const stopTimer = atDeadline(deadline, () =>
+    controller.abort(new RpcError(Code.DeadlineExceeded, 'deadline exceeded waiting for a bulkhead slot')),
+  );
+  signal?.addEventListener('abort', forward, { once: true });
+  return slot.finally(() => {
+    stopTimer();
+    signal?.removeEventListener('abort', forward);
+  });
+}
