@@ -229,6 +229,33 @@ describe('close()', () => {
     expect(server.requests).toBe(1);
   });
 
+  it('many calls in a retry wait at once raise no listener-leak warning', async () => {
+    const server = await frameServer();
+    let delays = 0;
+    const retry: RetryPolicy = {
+      onCall: () => {},
+      nextDelay: () => {
+        delays++;
+        return 10_000;
+      },
+    };
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => {
+      warnings.push(w);
+    };
+    process.on('warning', onWarning);
+    cleanups.push(() => process.off('warning', onWarning));
+    const c = client({ address: server.address, retry });
+    const calls = Array.from({ length: 12 }, (_, i) =>
+      failure(c.call('S', 'boom', i, { idempotent: true, timeoutMs: 60_000 })),
+    );
+    await waitFor(() => delays === 12, 3_000, 'twelve retry waits');
+    await new Promise((r) => setImmediate(r)); // process warnings are emitted on a later tick
+    await c.close();
+    for (const err of await Promise.all(calls)) expect(err.rawMessage).toBe('client closed');
+    expect(warnings.map((w) => w.name)).toEqual([]);
+  });
+
   it('fails calls waiting for the first instance list with Unavailable', async () => {
     const { registry } = manualRegistry();
     const c = client({ registry });

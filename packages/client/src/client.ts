@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Codec, CodecSchema } from '@mini-rpc/codec';
 import { msgpackCodec } from '@mini-rpc/codec';
 import type { Balancer, CallNext, CallRequest, Metadata, ServiceInstance } from '@mini-rpc/protocol';
@@ -66,8 +67,8 @@ class RpcClient implements Client {
   private readonly addressUsers = new Map<string, Set<string>>();
   private nextId = 0;
   private closed = false;
-  /** Aborted by `close()`: wakes calls sleeping before a retry. */
-  private readonly closing = new AbortController();
+  /** Aborted by `close()`: wakes calls sleeping before a retry (each adds a listener while it sleeps). */
+  private readonly closing = unlimitedListeners(new AbortController());
   private readonly poolOf = new WeakMap<ServiceInstance, ConnectionPool>();
   /** The pool to send on directly when nothing stands between a call and the connection. */
   private readonly fast: ConnectionPool | undefined;
@@ -508,6 +509,15 @@ class RpcClient implements Client {
       pool.drain();
     }
   }
+}
+
+/**
+ * `controller`, its signal allowed any number of listeners: every call in a retry wait listens to it, and
+ * Node warns of a leak past 10.
+ */
+function unlimitedListeners(controller: AbortController): AbortController {
+  setMaxListeners(0, controller.signal);
+  return controller;
 }
 
 /** Why `metadata` cannot be sent, or undefined. Runs per call: only a long key is measured. */
