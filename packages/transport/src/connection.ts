@@ -77,8 +77,9 @@ export interface Connection {
   /**
    * Queues a frame; the frames queued in one event-loop turn leave in one socket write (a batch that reaches
    * `maxBatchFrames` or `maxBatchBytes` leaves at once).
-   * Throws RpcError(Unavailable) when closed, ResourceExhausted when the queue is full or the payload is
-   * over the limit.
+   * Throws RpcError(Unavailable) when closed, ResourceExhausted when the queue is full or the payload or
+   * metadata is over the limit, InvalidArgument for a frame that cannot be encoded. The frame is encoded at
+   * the flush: it must not change until the end of the turn.
    */
   send(frame: OutgoingFrame): void;
   /**
