@@ -36,7 +36,7 @@ const RESOLVED = Promise.resolve();
  */
 export const DEADLINE_SWEEP_MS = 25;
 
-/** Characters of an error message kept when the whole error response is over the peer's metadata limit. */
+/** Characters of an error message kept when the whole error response is over the connection's maxMetadata. */
 const SHORT_MESSAGE = 1024;
 
 /**
@@ -327,7 +327,8 @@ export class Dispatcher {
       // an error frame instead (payload-less frames always queue), never silence.
       if (st.conn.closed) return;
       const reason = RpcError.from(err, Code.Internal);
-      this.logger.error({ err, service: ctx.service, method: ctx.method }, 'response not sent');
+      // warn, not error: a peer that stops reading would flood the error log, one line per answer.
+      this.logger.warn({ err, service: ctx.service, method: ctx.method }, 'response not sent');
       const code = reason.code === Code.ResourceExhausted ? Code.ResourceExhausted : Code.Internal;
       this.sendError(
         st,
@@ -371,6 +372,9 @@ export class Dispatcher {
     notRun = false,
   ): void {
     if (st.conn.closed) return;
+    // Plain JS may build an RpcError without a message.
+    const raw: unknown = error.rawMessage;
+    const message = typeof raw === 'string' ? raw : raw === undefined ? '' : describe(raw);
     const metadata: Metadata = {};
     if (extra !== undefined) copyUserMetadata(metadata, extra);
     for (const key in error.metadata) {
@@ -380,7 +384,7 @@ export class Dispatcher {
     }
     if (notRun) metadata[MetadataKey.NotRun] = '1';
     metadata[MetadataKey.Status] = String(error.code);
-    metadata[MetadataKey.Message] = error.rawMessage;
+    metadata[MetadataKey.Message] = message;
     if (error.details !== undefined) {
       try {
         metadata[MetadataKey.Details] = JSON.stringify(error.details);
@@ -399,13 +403,11 @@ export class Dispatcher {
       }
       this.logger.warn({ err, id }, 'error response not sent in full; sending code and a short message');
     }
-    // Over the peer's metadata limit (a long message, large details or metadata): the code and the start
+    // Over the connection's maxMetadata (a long message, large details or metadata): the code and the start
     // of the message still fit.
     const short: Metadata = { [MetadataKey.Status]: String(error.code) };
     short[MetadataKey.Message] =
-      error.rawMessage.length > SHORT_MESSAGE
-        ? `${error.rawMessage.slice(0, SHORT_MESSAGE)}…`
-        : error.rawMessage;
+      message.length > SHORT_MESSAGE ? `${message.slice(0, SHORT_MESSAGE)}…` : message;
     if (notRun) short[MetadataKey.NotRun] = '1';
     try {
       st.conn.send({ type: FrameType.Response, codec: codecId, id, metadata: short });
@@ -432,5 +434,14 @@ function copyUserMetadata(target: Metadata, source: Metadata): void {
   for (const key in source) {
     const value: unknown = source[key];
     if (typeof value === 'string' && !key.startsWith(RESERVED_PREFIX)) target[key] = value;
+  }
+}
+
+/** `String(value)`, or its tag when that throws. */
+function describe(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
   }
 }

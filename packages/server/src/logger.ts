@@ -8,21 +8,30 @@ export interface Logger {
   error(obj: object, msg: string): void;
 }
 
+const plain = (_key: string, value: unknown): unknown => {
+  if (value instanceof Error) return value.stack ?? String(value.message);
+  if (typeof value === 'bigint') return value.toString();
+  return value;
+};
+
 /** JSON of a log object that never throws: errors as their stack, bigints as strings, cycles cut. */
 function toJson(obj: object): string {
+  try {
+    return JSON.stringify(obj, plain);
+  } catch {
+    // A cycle (or a getter or toJSON that throws): again, with objects seen before written as '[Circular]'.
+  }
   const seen = new WeakSet<object>();
   try {
-    return JSON.stringify(obj, (_key, value: unknown) => {
-      if (value instanceof Error) return value.stack ?? String(value.message);
-      if (typeof value === 'bigint') return value.toString();
-      if (typeof value === 'object' && value !== null) {
-        if (seen.has(value)) return '[Circular]';
-        seen.add(value);
+    return JSON.stringify(obj, (key, value: unknown) => {
+      const out = plain(key, value);
+      if (typeof out === 'object' && out !== null) {
+        if (seen.has(out)) return '[Circular]';
+        seen.add(out);
       }
-      return value;
+      return out;
     });
   } catch (err) {
-    // A getter or toJSON that throws: say so rather than lose the line.
     return `"(not serialisable: ${err instanceof Error ? err.message : 'unknown'})"`;
   }
 }

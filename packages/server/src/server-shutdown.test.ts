@@ -216,7 +216,10 @@ describe('registry', () => {
   });
 
   it('a registration that fails closes the server: what was registered is deregistered, the port is free', async () => {
-    const { registry, events } = recordingRegistry();
+    // A registry that takes a while to deregister (a network round trip): listen() still waits for it.
+    const { registry, events, instances } = recordingRegistry(
+      () => new Promise<void>((resolve) => setTimeout(resolve, 50)),
+    );
     const register = registry.register.bind(registry);
     registry.register = async (instance) => {
       if (instance.name === 'B') throw new Error('registry refused B');
@@ -227,6 +230,7 @@ describe('registry', () => {
     server.addService({ ping: () => 'pong' }, { name: 'B' });
     await expect(server.listen()).rejects.toThrow('registry refused B');
     expect(events).toEqual([`register A@127.0.0.1:${server.port}`, `deregister A@127.0.0.1:${server.port}`]);
+    expect(instances.size).toBe(0);
     expect(await accepting(server.port as number)).toBe(false);
   });
 

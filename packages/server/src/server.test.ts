@@ -609,17 +609,42 @@ describe('answers that cannot go out as made, and odd throws', () => {
     expect(c.find(FrameType.Response, 2)).toBeUndefined();
   });
 
-  it('a plain-JS middleware that returns nothing does not break the connection', async () => {
+  it('a plain-JS middleware that calls next() and returns nothing: the call ends with the handler, result or error', async () => {
     const { server, port } = await startServer();
     server.use(((_ctx: Ctx, next: () => Promise<void>) => {
       void next();
     }) as unknown as ServerMiddleware);
     const c = await rawClient(port, cleanups);
-    c.request(1, 'add', { a: 1, b: 2 });
+    c.request(1, 'farDeadline');
     c.request(2, 'withMeta');
-    expect((await c.response(1)).metadata[MetadataKey.Status]).toBeUndefined();
+    c.request(3, 'throwPlain');
+    expect(await c.result(1)).toBe(false); // answered after its 50 ms, not at once with nothing
     expect((await c.response(2)).metadata['x-served-by']).toBe('node-1');
+    const thrown = await c.response(3);
+    expect([status(thrown), thrown.metadata[MetadataKey.Message]]).toEqual([Code.Unknown, 'boom']);
     expect(c.closes).toEqual([]);
+  });
+
+  it('an RpcError thrown without a message (plain JS) is answered with its code and an empty message', async () => {
+    const { server, port } = await startServer();
+    server.addService(
+      {
+        async bare(): Promise<never> {
+          throw new (RpcError as unknown as new (code: Code) => RpcError)(Code.NotFound);
+        },
+      },
+      { name: 'Bare' },
+    );
+    const c = await rawClient(port, cleanups);
+    c.conn.send({
+      type: FrameType.Request,
+      codec: CodecId.Json,
+      id: 1,
+      metadata: { [MetadataKey.Service]: 'Bare', [MetadataKey.Method]: 'bare' },
+    });
+    const r = await c.response(1);
+    expect(status(r)).toBe(Code.NotFound);
+    expect(r.metadata[MetadataKey.Message]).toBe('');
   });
 });
 
@@ -668,6 +693,26 @@ describe('logger', () => {
       expect(spy).toHaveBeenCalledTimes(2);
       expect(spy.mock.calls[0]?.[0]).toBe('[mini-rpc] warn careful {"peer":"p"}');
       expect(spy.mock.calls[1]?.[0]).toMatch(/^\[mini-rpc\] error failed \{"err":"Error: bad/);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('consoleLogger writes an object met twice in full, cuts only real cycles, and writes bigints', async () => {
+    const { consoleLogger } = await import('./index.js');
+    const spy = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      const peer = { host: 'h' };
+      consoleLogger.warn({ from: peer, to: peer, n: 10n }, 'shared');
+      const cycle: Record<string, unknown> = { name: 'c' };
+      cycle.self = cycle;
+      consoleLogger.warn({ cycle }, 'cyclic');
+      expect(spy.mock.calls[0]?.[0]).toBe(
+        '[mini-rpc] warn shared {"from":{"host":"h"},"to":{"host":"h"},"n":"10"}',
+      );
+      expect(spy.mock.calls[1]?.[0]).toBe(
+        '[mini-rpc] warn cyclic {"cycle":{"name":"c","self":"[Circular]"}}',
+      );
     } finally {
       spy.mockRestore();
     }

@@ -177,7 +177,9 @@ class RpcServer implements Server {
       // Listening but not (fully) registered is neither serving nor stopped: undo it all (deregister what
       // was registered, free the port) before the caller hears of it.
       this.logger.error({ err }, 'registering failed; closing the server');
-      await this.close({ graceMs: 0 });
+      // No grace for connections (nothing was announced), but the usual bound for deregistering.
+      this.closing ??= this.shutdown(0, 5_000);
+      await this.closing;
       throw err;
     }
     return { host, port: this.listener.port };
@@ -212,13 +214,13 @@ class RpcServer implements Server {
     }
   }
 
-  private async shutdown(graceMs: number): Promise<void> {
+  private async shutdown(graceMs: number, deregisterMs = Math.min(graceMs, 5_000)): Promise<void> {
     const registry = this.options.registry;
     if (registry !== undefined) {
       // Bounded: a registry that hangs must not hold the shutdown (a lease expires by itself anyway).
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<undefined>((resolve) => {
-        timer = setTimeout(() => resolve(undefined), Math.min(graceMs, 5_000));
+        timer = setTimeout(() => resolve(undefined), deregisterMs);
       });
       const results = await Promise.race([
         Promise.allSettled(this.registered.map((i) => registry.deregister(i))),

@@ -317,10 +317,44 @@ describe('backpressure', () => {
     expect(refused).toBeInstanceOf(RpcError);
     expect((refused as RpcError).code).toBe(Code.ResourceExhausted);
     expect(queued).toBeGreaterThan(0);
-    expect(queued * big.length).toBeLessThanOrEqual(1 << 20);
+    // Frames without a payload may use a sixteenth more than maxQueuedBytes (room for error answers).
+    expect(queued * big.length).toBeLessThanOrEqual((1 << 20) + (1 << 16));
     peer.state.socket?.resume();
     await waitFor(() => peer.state.frames.length === sent + queued, 5_000, 'every accepted frame');
     expect(peer.state.frames.at(-1)?.metadata.k).toBe(big);
+    expect(side.closes).toEqual([]);
+  });
+
+  it('a frame without a payload (an error answer) still queues when payload frames no longer fit', async () => {
+    const peer = await rawPeer({ paused: true });
+    const { side, handlers } = recorder();
+    const conn = await connect(
+      { host: '127.0.0.1', port: peer.listener.port, ...QUIET, maxQueuedBytes: 1 << 20 },
+      handlers,
+    );
+    cleanups.push(() => conn.close());
+    const sent = await fillUntilBlocked(conn);
+    let queued = 0;
+    let refused: unknown;
+    for (let i = 0; i < 1_000_000 && refused === undefined; i++) {
+      try {
+        conn.send(frame(1000 + i, new Uint8Array(16)));
+        queued++;
+      } catch (err) {
+        refused = err;
+      }
+    }
+    expect((refused as RpcError).code).toBe(Code.ResourceExhausted);
+    const error = {
+      type: FrameType.Response,
+      codec: CodecId.Json,
+      id: 1,
+      metadata: { [MetadataKey.Status]: String(Code.ResourceExhausted), [MetadataKey.Message]: 'no room' },
+    };
+    conn.send(error);
+    peer.state.socket?.resume();
+    await waitFor(() => peer.state.frames.length === sent + queued + 1, 5_000, 'every accepted frame');
+    expect(peer.state.frames.at(-1)?.metadata[MetadataKey.Message]).toBe('no room');
     expect(side.closes).toEqual([]);
   });
 

@@ -37,6 +37,8 @@ export interface ConnectionOptions {
   /**
    * Bytes of frames (header, metadata and payload, counted at the size the batch buffer reserves for them)
    * that may wait for the socket to drain before `send` fails with ResourceExhausted. Default 16 MiB.
+   * Requests and Responses without a payload (error answers) may use a sixteenth more; control frames
+   * (Heartbeat, Cancel, GoAway) are never refused for a full queue.
    */
   maxQueuedBytes?: number;
   /**
@@ -169,6 +171,8 @@ class FramedConnection implements Connection {
   /** Metadata bounds above this are measured exactly in send(): min(maxMetadata, the 16-bit key limit). */
   private readonly metadataCheckAbove: number;
   private readonly maxQueuedBytes: number;
+  /** The queue limit for frames without a payload: maxQueuedBytes and a sixteenth. */
+  private readonly errorRoom: number;
   private readonly maxBatchFrames: number;
   private readonly maxBatchBytes: number;
   private readonly heartbeatMs: number;
@@ -194,6 +198,7 @@ class FramedConnection implements Connection {
     this.maxMetadata = options.maxMetadata ?? DEFAULT_MAX_METADATA;
     this.metadataCheckAbove = Math.min(this.maxMetadata, MAX_KEY_BYTES);
     this.maxQueuedBytes = options.maxQueuedBytes ?? 16 * 1024 * 1024;
+    this.errorRoom = this.maxQueuedBytes + Math.ceil(this.maxQueuedBytes / 16);
     this.maxBatchFrames = options.maxBatchFrames ?? 16;
     this.maxBatchBytes = options.maxBatchBytes ?? 256 * 1024;
     this.heartbeatMs = options.heartbeatIntervalMs ?? 5_000;
@@ -251,10 +256,11 @@ class FramedConnection implements Connection {
     if (bound - HEADER_SIZE - size > this.metadataCheckAbove) checkMetadataSize(frame, this.maxMetadata);
     // Whole frames count against the queue (metadata too), at the bound the batch buffer is sized by. Control
     // frames (Heartbeat, Cancel, GoAway: types above Response) always queue: they are small and say what
-    // the peer must know, such as "no new calls here" to a peer that stopped reading.
+    // the peer must know, such as "no new calls here" to a peer that stopped reading. Frames without a
+    // payload (an error answer standing in for one that did not fit) get a sixteenth more room.
     if (
       frame.type <= FrameType.Response &&
-      this.queuedBound + bound > this.maxQueuedBytes &&
+      this.queuedBound + bound > (size === 0 ? this.errorRoom : this.maxQueuedBytes) &&
       this.queue.length > 0
     ) {
       throw new RpcError(
