@@ -11,14 +11,17 @@ let spare: AbortController | undefined;
 
 /**
  * Takes a slot of `limiter` for one call. A call that has to queue leaves the queue at its `deadline`
- * (`Date.now()` clock; DeadlineExceeded) or when `signal` aborts, whichever comes first (docs/resilience.md
- * §4). `acquire` takes one signal, so a queued call gets one that aborts at both — and only a queued call
- * gets a timer and a listener. Throws and rejects like `limiter.acquire`.
+ * (`Date.now()` clock; DeadlineExceeded), when `signal` aborts, or when `closing` (the client's) aborts,
+ * whichever comes first (docs/resilience.md §4). `acquire` takes one signal, so a queued call gets one that
+ * aborts at all three — and only a call still waiting a microtask after `acquire` gets a timer and
+ * listeners: a limiter that grants at once, synchronously or through an already settled promise (an
+ * `async acquire`), costs none. Throws and rejects like `limiter.acquire`.
  */
 export function acquireSlot(
   limiter: Limiter,
   deadline: number | undefined,
   signal: AbortSignal | undefined,
+  closing: AbortSignal,
 ): (() => void) | Promise<() => void> {
   // No deadline to add, or a call already cancelled: the limiter refuses it as it sees fit.
   if (deadline === undefined || !Number.isFinite(deadline) || signal?.aborted) return limiter.acquire(signal);
@@ -35,13 +38,37 @@ export function acquireSlot(
     spare = controller;
     return slot;
   }
+  let waiting = true;
+  let stopTimer: (() => void) | undefined;
   const forward = (): void => controller.abort(signal?.reason);
-  const stopTimer = atDeadline(deadline, () =>
-    controller.abort(new RpcError(Code.DeadlineExceeded, 'deadline exceeded waiting for a bulkhead slot')),
-  );
-  signal?.addEventListener('abort', forward, { once: true });
-  return slot.finally(() => {
+  const close = (): void => controller.abort(closing.reason);
+  const settle = (): void => {
+    waiting = false;
+    if (stopTimer === undefined) return;
     stopTimer();
     signal?.removeEventListener('abort', forward);
+    closing.removeEventListener('abort', close);
+  };
+  const granted = slot.then(
+    (release) => {
+      settle();
+      return release;
+    },
+    (err: unknown) => {
+      settle();
+      throw err;
+    },
+  );
+  // A settled promise's reaction runs before this: only a call still queued arms its timer and listeners.
+  queueMicrotask(() => {
+    if (!waiting) return;
+    stopTimer = atDeadline(deadline, () =>
+      controller.abort(new RpcError(Code.DeadlineExceeded, 'deadline exceeded waiting for a bulkhead slot')),
+    );
+    signal?.addEventListener('abort', forward, { once: true });
+    closing.addEventListener('abort', close, { once: true });
+    if (signal?.aborted) forward();
+    else if (closing.aborted) close();
   });
+  return granted;
 }

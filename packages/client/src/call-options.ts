@@ -6,7 +6,8 @@ export interface CallOptions {
   /**
    * Give up after this long, ms (the server learns the remaining time); this covers waiting for a connect,
    * a bulkhead slot or the first instance list too. Default: the client's `timeoutMs`. `Infinity` for no
-   * deadline; NaN or negative fails the call with InvalidArgument.
+   * deadline; NaN fails the call with InvalidArgument, a negative value (a budget already spent) with
+   * DeadlineExceeded.
    */
   timeoutMs?: number;
   /** Absolute deadline (ms since epoch); the earlier of this and `timeoutMs` wins. */

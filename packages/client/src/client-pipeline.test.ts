@@ -11,7 +11,7 @@ import type {
 import { Code, FrameType, MetadataKey, RpcError } from '@mini-rpc/protocol';
 import type { Connection } from '@mini-rpc/transport';
 import { createConnection, listen } from '@mini-rpc/transport';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { useCleanups, waitFor } from '../../../tooling/testing/harness.js';
 import type { ClientOptions } from './index.js';
 import { createClient } from './index.js';
@@ -296,6 +296,47 @@ describe('bulkhead', () => {
     expect(slot.signals).toHaveLength(3);
     expect(new Set(slot.signals).size).toBe(1);
     expect(slot.signals[0]?.aborted).toBe(false);
+  });
+
+  it('close() ends a wait for a slot at once, with Unavailable', async () => {
+    const server = await frameServer();
+    const slot = oneSlot();
+    const c = client({ address: server.address, bulkhead: slot.limiter });
+    void failure(c.call('S', 'hold', 0, { timeoutMs: 5_000 }));
+    await waitFor(() => server.held.length === 1, 3_000, 'the call holding the slot');
+    const queued = failure(c.call('S', 'echo', 1, { timeoutMs: 5_000 }));
+    await waitFor(() => slot.queue.length === 1, 3_000, 'a queued call');
+    const t0 = Date.now();
+    await c.close();
+    const err = await queued;
+    expect([err.code, err.rawMessage]).toEqual([Code.Unavailable, 'client closed']);
+    expect(Date.now() - t0).toBeLessThan(1_000);
+  });
+
+  it('an async limiter that grants at once arms no timer and adds no listener (hot path)', async () => {
+    const server = await frameServer();
+    const granted: AbortSignal[] = [];
+    const limiter: Limiter = {
+      acquire: async (signal) => {
+        if (signal !== undefined) granted.push(signal);
+        return () => {};
+      },
+    };
+    const c = client({ address: server.address, bulkhead: limiter });
+    expect(await c.call('S', 'echo', 0)).toBe(0); // connected, warm
+    const controller = new AbortController();
+    const added = vi.spyOn(controller.signal, 'addEventListener');
+    const timers = vi.spyOn(globalThis, 'setTimeout');
+    try {
+      for (let i = 1; i <= 3; i++)
+        expect(await c.call('S', 'echo', i, { signal: controller.signal })).toBe(i);
+      // The one listener per call is the exchange's own (Cancel on abort); the slot wait adds none.
+      expect(added).toHaveBeenCalledTimes(3);
+      expect(timers).not.toHaveBeenCalled();
+    } finally {
+      timers.mockRestore();
+    }
+    expect(granted).toHaveLength(4);
   });
 });
 

@@ -249,12 +249,14 @@ describe('createClient', () => {
     expect(c.stats().created).toBe(1);
   });
 
-  it('timeoutMs NaN or negative, or a NaN deadline, fails with InvalidArgument before sending', async () => {
+  it('a NaN timeoutMs or deadline fails with InvalidArgument, a negative timeoutMs with DeadlineExceeded, before sending', async () => {
     const server = await fakeServer();
     const c = client({ address: server.address });
-    for (const options of [{ timeoutMs: Number.NaN }, { timeoutMs: -1 }, { deadline: Number.NaN }]) {
+    for (const options of [{ timeoutMs: Number.NaN }, { deadline: Number.NaN }]) {
       expect((await failure(c.call('S', 'echo', 1, options))).code).toBe(Code.InvalidArgument);
     }
+    // A budget already spent (timeoutMs = deadline - now, past it) is a passed deadline, not a caller error.
+    expect((await failure(c.call('S', 'echo', 1, { timeoutMs: -3 }))).code).toBe(Code.DeadlineExceeded);
     expect(server.received).toEqual([]);
   });
 

@@ -187,9 +187,10 @@ class RpcClient implements Client {
   ): Promise<unknown> {
     if (this.closed) return Promise.reject(clientClosed());
     const timeoutMs = options?.timeoutMs ?? this.timeoutMs;
-    // NaN would make a deadline no comparison ever passes (a call that never times out).
-    if (!(timeoutMs >= 0)) {
-      return Promise.reject(new RpcError(Code.InvalidArgument, `timeoutMs ${timeoutMs} is not a duration`));
+    // NaN would make a deadline no comparison ever passes (a call that never times out). A negative budget
+    // is one already spent: DeadlineExceeded, like a deadline in the past.
+    if (Number.isNaN(timeoutMs)) {
+      return Promise.reject(new RpcError(Code.InvalidArgument, 'timeoutMs is NaN'));
     }
     const now = Date.now();
     let deadline = now + timeoutMs;
@@ -307,7 +308,7 @@ class RpcClient implements Client {
       try {
         const limiter = typeof bulkhead === 'function' ? bulkhead(instance?.id ?? pool.address) : bulkhead;
         // A queued call leaves the queue at its deadline too (docs/resilience.md §4).
-        release = await acquireSlot(limiter, call.deadline, call.signal);
+        release = await acquireSlot(limiter, call.deadline, call.signal, this.closing.signal);
       } catch (err) {
         // The call never left: free the breaker slot without counting against the instance.
         try {
