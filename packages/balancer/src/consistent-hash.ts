@@ -3,7 +3,7 @@ import { Code, RpcError } from '@mini-rpc/protocol';
 import type { HashKey } from './hash-key.js';
 import type { HashRing } from './hash-ring.js';
 import { buildRing, ownerOf, sameMembers } from './hash-ring.js';
-import { MembershipCache } from './membership-cache.js';
+import { type MEMBERSHIPS_KEPT, MembershipCache } from './membership-cache.js';
 import { murmur3 } from './murmur3.js';
 import { noInstances } from './no-instances.js';
 
@@ -30,8 +30,10 @@ interface RingState {
  * Every instance owns `virtualNodes × weight` points on a 32-bit ring; a key goes to the owner of the
  * first point at or after its hash (binary search, no allocation). The ring of a service is rebuilt only
  * when its ids or weights change; rings are kept per membership (see `MembershipCache`), so a filtered copy
- * of the list (a retry, an open breaker) gets a ring of its own rather than costing two rebuilds. Calls
- * whose key is `undefined` are spread round robin. Throws
+ * of the list (a retry, an open breaker) gets a ring of its own and the full list's is not rebuilt after
+ * it. Only {@link MEMBERSHIPS_KEPT} rings are kept per service: from 8 instances up the lists of retries
+ * without one instance outnumber them, and a retry may build a ring for its list. Calls whose key is
+ * `undefined` are spread round robin. Throws
  * `RpcError(Unavailable)` when the list is empty, and `RpcError(InvalidArgument)` at creation when
  * `virtualNodes` is not a positive integer.
  *

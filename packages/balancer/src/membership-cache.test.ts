@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { instances } from '../test/support.js';
+import { instance, instances } from '../test/support.js';
 import { MEMBERSHIPS_KEPT, MembershipCache } from './membership-cache.js';
 
 /** A cache whose states record the ids they were made for and the ids of the state they started from. */
@@ -58,5 +58,20 @@ describe('MembershipCache', () => {
     // without(0) was used before the other MEMBERSHIPS_KEPT - 1 filtered lists and the full one: gone.
     expect(states.get('Svc', without(0)).from).toBe(last.ids);
     expect(states.get('Svc', without(MEMBERSHIPS_KEPT))).toBe(last);
+  });
+
+  it('finds the position of an id in a membership kept as previous, -1 for an id it lacks', () => {
+    const positions: number[][] = [];
+    const states = new MembershipCache<number>((list, previous) => {
+      if (previous !== undefined) positions.push(list.map((i) => previous.indexOf(i.id)));
+      return 0;
+    });
+    const [a, b, c] = instances(1, 1, 1);
+    states.get('Svc', [a!, b!, c!]);
+    states.get('Svc', [c!, a!]);
+    states.get('Svc', [a!, instance('z'), a!]);
+    // A duplicated id maps to its first position, as Array#indexOf would.
+    states.get('Svc', [a!]);
+    expect(positions).toEqual([[2, 0], [1, -1, 1], [0]]);
   });
 });

@@ -8,6 +8,34 @@ export interface Membership<T> {
   list: readonly ServiceInstance[];
   readonly ids: readonly string[];
   readonly state: T;
+  /**
+   * The position of `id` in `ids`, or -1. The first call indexes the ids (O(n), once per membership),
+   * so a `create` that looks up every id of a new list in `previous` costs O(n), not O(n²): a search of
+   * `ids` per id took a pick and a retry on 1,000 instances from 90 µs to 746 µs.
+   */
+  indexOf(id: string): number;
+}
+
+/** A {@link Membership} whose id index is built at the first `indexOf`, as most are never a `previous`. */
+class KeptMembership<T> implements Membership<T> {
+  #positions: Map<string, number> | undefined;
+
+  constructor(
+    public list: readonly ServiceInstance[],
+    readonly ids: readonly string[],
+    readonly state: T,
+  ) {}
+
+  indexOf(id: string): number {
+    let positions = this.#positions;
+    if (positions === undefined) {
+      positions = new Map();
+      // Backwards, so that a duplicated id maps to its first position, as `Array#indexOf` would.
+      for (let i = this.ids.length - 1; i >= 0; i--) positions.set(this.ids[i]!, i);
+      this.#positions = positions;
+    }
+    return positions.get(id) ?? -1;
+  }
 }
 
 /**
@@ -22,7 +50,9 @@ export interface Membership<T> {
  * service; one unused while that many others were used is forgotten.
  *
  * `get` allocates nothing unless the membership is new: the same list as last time costs one comparison,
- * another list with known ids a scan of the ids of the memberships kept.
+ * another list with known ids a scan of the ids of the memberships kept. A new one costs O(n) (its ids and
+ * `create`) and is common: from 8 instances up, retries without one instance make more distinct lists
+ * than are kept.
  */
 export class MembershipCache<T> {
   readonly #services = new Map<string, Membership<T>[]>();
@@ -52,7 +82,11 @@ export class MembershipCache<T> {
     }
     let membership = kept[found];
     if (membership === undefined) {
-      membership = { list: instances, ids: instances.map((i) => i.id), state: this.create(instances, first) };
+      membership = new KeptMembership(
+        instances,
+        instances.map((i) => i.id),
+        this.create(instances, first),
+      );
       if (found < MEMBERSHIPS_KEPT) kept.push(membership);
       else found = MEMBERSHIPS_KEPT - 1;
     }

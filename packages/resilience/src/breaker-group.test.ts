@@ -10,6 +10,22 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+/** The process warnings emitted while `run` runs (they are emitted on the next tick, which fake timers leave real). */
+async function captureWarnings(run: () => void): Promise<Error[]> {
+  const warnings: Error[] = [];
+  const onWarning = (warning: Error): void => {
+    warnings.push(warning);
+  };
+  process.on('warning', onWarning);
+  try {
+    run();
+    await new Promise((resolve) => process.nextTick(resolve));
+  } finally {
+    process.off('warning', onWarning);
+  }
+  return warnings;
+}
+
 function trip(factory: BreakerFactory, id: string, failures = 5): void {
   const breaker = factory(id);
   for (let i = 0; i < failures; i++) {
@@ -95,7 +111,7 @@ describe('createBreakerGroup', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it('a throwing listener stops neither the other listeners nor the sweep interval', () => {
+  it('a throwing listener stops neither the other listeners nor the sweep interval', async () => {
     const reported: unknown[] = [];
     const seen: string[] = [];
     const group = createBreakerGroup({
@@ -110,22 +126,50 @@ describe('createBreakerGroup', () => {
     trip(group, 'i1', 5);
     expect(vi.getTimerCount()).toBe(1);
     // The sweep makes the change, so the listener throws inside the interval's callback.
-    expect(() => vi.advanceTimersByTime(100)).not.toThrow();
+    const warnings = await captureWarnings(() => {
+      expect(() => vi.advanceTimersByTime(100)).not.toThrow();
+    });
     expect(seen).toEqual(['i1:closed->open', 'i1:open->half-open']);
     expect(reported).toEqual(['metrics listener bug (i1 open->half-open)']);
+    expect(warnings).toEqual([]);
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it('a throwing listener does not reach the caller of recordFailure; without onListenerError it is dropped', () => {
+  it('a throwing listener does not reach the caller of recordFailure; without onListenerError it is a warning', async () => {
     const seen: string[] = [];
+    const bug = new Error('listener bug');
     const group = createBreakerGroup({ consecutiveFailures: 1 });
     group.on('stateChange', () => {
-      throw new Error('listener bug');
+      throw bug;
     });
     group.on('stateChange', (id, _from, to) => seen.push(`${id} ${to}`));
-    expect(() => trip(group, 'a', 1)).not.toThrow();
+    const warnings = await captureWarnings(() => {
+      expect(() => trip(group, 'a', 1)).not.toThrow();
+    });
     expect(group('a').state).toBe('open');
     expect(seen).toEqual(['a open']);
+    expect(warnings.map((w) => [w.name, w.message, w.cause])).toEqual([
+      ['MiniRpcListenerWarning', 'mini-rpc resilience: a stateChange listener threw: listener bug', bug],
+    ]);
+  });
+
+  it('a listener throwing in the sweep interval without onListenerError is a warning, not a crash', async () => {
+    const group = createBreakerGroup({
+      coolDownMs: 50,
+      sweepMs: 20,
+      onStateChange: (_id, _from, to) => {
+        if (to === 'half-open') throw new Error('metrics listener bug');
+      },
+    });
+    trip(group, 'i1', 5);
+    const warnings = await captureWarnings(() => {
+      expect(() => vi.advanceTimersByTime(100)).not.toThrow();
+    });
+    expect(group.states().get('i1')).toBe('half-open');
+    expect(warnings.map((w) => w.message)).toEqual([
+      'mini-rpc resilience: a stateChange listener threw: metrics listener bug',
+    ]);
+    expect(vi.getTimerCount()).toBe(0);
   });
 
   it('uses the default Date.now clock, which fake timers drive', () => {

@@ -44,8 +44,8 @@ export interface BreakerGroup {
  * A breaker needs no timer (its open → half-open change is a comparison with `now()` when it is looked
  * at), so a thousand breakers cost a thousand small objects and no timer; `sweepMs` adds at most one
  * interval for the whole group. Options are checked once, here. A listener that throws does not stop the
- * other listeners nor reach the breaker's caller or the sweep: its error goes to `onListenerError`, or is
- * dropped.
+ * other listeners nor reach the breaker's caller or the sweep: its error goes to `onListenerError`, or
+ * by default to a `MiniRpcListenerWarning` process warning.
  *
  * @throws RpcError(InvalidArgument) when an option is out of range.
  * @example

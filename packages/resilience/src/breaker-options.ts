@@ -33,7 +33,9 @@ export interface CircuitBreakerOptions {
   readonly onStateChange?: StateChangeListener;
   /**
    * Receives what a state-change listener throws. A listener's error never reaches the breaker's caller
-   * (nor the group's sweep timer), and the other listeners still run; without this option it is dropped.
+   * (nor the group's sweep timer), and the other listeners still run. Default: report it with
+   * `process.emitWarning` as a `MiniRpcListenerWarning` whose `cause` is the error (`console.warn` where
+   * there is no `process`). What this handler throws is reported that way too.
    */
   readonly onListenerError?: ListenerErrorHandler;
 }

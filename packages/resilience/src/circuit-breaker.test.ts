@@ -3,6 +3,22 @@ import { Code, RpcError } from '@mini-rpc/protocol';
 import { describe, expect, it } from 'vitest';
 import { type CircuitBreakerOptions, createCircuitBreaker } from './index.js';
 
+/** The process warnings emitted while `run` runs (they are emitted on the next tick). */
+async function captureWarnings(run: () => void): Promise<Error[]> {
+  const warnings: Error[] = [];
+  const onWarning = (warning: Error): void => {
+    warnings.push(warning);
+  };
+  process.on('warning', onWarning);
+  try {
+    run();
+    await new Promise((resolve) => process.nextTick(resolve));
+  } finally {
+    process.off('warning', onWarning);
+  }
+  return warnings;
+}
+
 function setup(options: CircuitBreakerOptions = {}) {
   const clock = { t: 1_000_000 };
   const changes: string[] = [];
@@ -279,7 +295,7 @@ describe('createCircuitBreaker: listeners and options', () => {
     expect(seen).toHaveLength(1);
   });
 
-  it('a throwing listener reaches neither the caller nor the other listeners; onListenerError gets it', () => {
+  it('a throwing listener reaches neither the caller nor the other listeners; onListenerError gets it', async () => {
     const reported: unknown[] = [];
     const bug = new Error('listener bug');
     const { breaker, fail, clock, changes } = setup({
@@ -292,34 +308,64 @@ describe('createCircuitBreaker: listeners and options', () => {
     });
     const after: string[] = [];
     breaker.on('stateChange', (from, to) => after.push(`${from}->${to}`));
-    expect(() => fail()).not.toThrow();
-    expect(breaker.state).toBe('open');
-    clock.t += 10;
-    expect(() => breaker.allowRequest()).not.toThrow();
-    expect(breaker.state).toBe('half-open');
+    const warnings = await captureWarnings(() => {
+      expect(() => fail()).not.toThrow();
+      expect(breaker.state).toBe('open');
+      clock.t += 10;
+      expect(() => breaker.allowRequest()).not.toThrow();
+      expect(breaker.state).toBe('half-open');
+    });
     expect(changes).toEqual(['closed->open', 'open->half-open']);
     expect(after).toEqual(['closed->open', 'open->half-open']);
     expect(reported).toEqual([bug, bug]);
+    expect(warnings).toEqual([]);
   });
 
-  it('without onListenerError a listener error is dropped, and a throwing onListenerError too', () => {
-    const quiet = setup({ consecutiveFailures: 1 });
-    quiet.breaker.on('stateChange', () => {
-      throw new Error('listener bug');
+  it('without onListenerError a listener error becomes a process warning, with the error as its cause', async () => {
+    const bug = new Error('listener bug');
+    const { breaker, fail } = setup({ consecutiveFailures: 1 });
+    breaker.on('stateChange', () => {
+      throw bug;
     });
-    expect(() => quiet.fail()).not.toThrow();
-    expect(quiet.breaker.state).toBe('open');
-    const loud = setup({
+    const warnings = await captureWarnings(() => {
+      expect(() => fail()).not.toThrow();
+    });
+    expect(breaker.state).toBe('open');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.name).toBe('MiniRpcListenerWarning');
+    expect(warnings[0]!.message).toBe('mini-rpc resilience: a stateChange listener threw: listener bug');
+    expect(warnings[0]!.cause).toBe(bug);
+  });
+
+  it('what a throwing onListenerError throws becomes a process warning too, never the caller error', async () => {
+    const reporterBug = new Error('reporter bug');
+    const { breaker, fail } = setup({
       consecutiveFailures: 1,
       onListenerError: () => {
-        throw new Error('reporter bug');
+        throw reporterBug;
       },
     });
-    loud.breaker.on('stateChange', () => {
+    breaker.on('stateChange', () => {
       throw new Error('listener bug');
     });
-    expect(() => loud.fail()).not.toThrow();
-    expect(loud.breaker.state).toBe('open');
+    const warnings = await captureWarnings(() => {
+      expect(() => fail()).not.toThrow();
+    });
+    expect(breaker.state).toBe('open');
+    expect(warnings.map((w) => [w.name, w.message, w.cause])).toEqual([
+      ['MiniRpcListenerWarning', 'mini-rpc resilience: onListenerError threw: reporter bug', reporterBug],
+    ]);
+  });
+
+  it('a listener that throws a non-Error still gets a readable warning', async () => {
+    const { breaker, fail } = setup({ consecutiveFailures: 1 });
+    breaker.on('stateChange', () => {
+      throw 'a string';
+    });
+    const warnings = await captureWarnings(() => fail());
+    expect(warnings.map((w) => [w.message, w.cause])).toEqual([
+      ['mini-rpc resilience: a stateChange listener threw: a string', 'a string'],
+    ]);
   });
 
   it('rejects bad options with InvalidArgument', () => {

@@ -60,7 +60,7 @@ export interface CircuitBreaker extends Breaker {
  * state has changed since: a call let through while closed that ends after the breaker went half-open
  * neither closes it nor frees a probe's slot (`execute` does this itself). Listeners run synchronously
  * after the state changed; one that throws never breaks the breaker, its caller or the other listeners:
- * its error goes to `onListenerError`, or is dropped.
+ * its error goes to `onListenerError`, or by default to a `MiniRpcListenerWarning` process warning.
  *
  * @throws RpcError(InvalidArgument) when an option is out of range.
  * @example
