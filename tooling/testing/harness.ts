@@ -74,3 +74,19 @@ export async function waitFor(
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
+
+/**
+ * The error `promise` rejects with, typed as `E`; rejects if it fulfils instead. Start it before what makes
+ * the promise settle, so that a rejection is never unhandled.
+ *
+ * @example
+ * const err = await rejection<RpcError>(client.call('S', 'boom', 1));
+ */
+export function rejection<E = unknown>(promise: Promise<unknown>): Promise<E> {
+  return promise.then(
+    (value) => {
+      throw new Error(`expected a failure, got ${String(value)}`);
+    },
+    (error: unknown) => error as E,
+  );
+}

@@ -165,3 +165,35 @@ class EndQueue {
     heap[i] = last;
   }
 }
+
+/**
+ * Picks `calls` times on `list` and, after every `retryEvery`-th call, once more on the list without the
+ * instance just picked, as the client does for a retry. Returns the first picks' ids, in order; throws if a
+ * retry picks the instance it was to avoid.
+ */
+export function firstPicksWithRetries(
+  balancer: Balancer,
+  list: readonly ServiceInstance[],
+  calls: number,
+  retryEvery = 1,
+): string[] {
+  const first: string[] = [];
+  for (let call = 0; call < calls; call++) {
+    const picked = balancer.pick(list, info()).id;
+    first.push(picked);
+    if (call % retryEvery !== 0) continue;
+    const retry = balancer.pick(
+      list.filter((i) => i.id !== picked),
+      info(),
+    ).id;
+    if (retry === picked) throw new Error(`call ${call}: the retry picked ${picked} again`);
+  }
+  return first;
+}
+
+/** How many times each id occurs in `ids`, in order of first appearance. */
+export function tally(ids: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const id of ids) counts[id] = (counts[id] ?? 0) + 1;
+  return counts;
+}

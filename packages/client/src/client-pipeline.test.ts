@@ -12,7 +12,7 @@ import { Code, FrameType, MetadataKey, RpcError } from '@mini-rpc/protocol';
 import type { Connection } from '@mini-rpc/transport';
 import { createConnection, listen } from '@mini-rpc/transport';
 import { describe, expect, it, vi } from 'vitest';
-import { useCleanups, waitFor } from '../../../tooling/testing/harness.js';
+import { rejection, useCleanups, waitFor } from '../../../tooling/testing/harness.js';
 import type { ClientOptions } from './index.js';
 import { createClient } from './index.js';
 
@@ -122,13 +122,7 @@ function client(options: ClientOptions) {
   return c;
 }
 
-const failure = (p: Promise<unknown>): Promise<RpcError> =>
-  p.then(
-    (v) => {
-      throw new Error(`expected a failure, got ${String(v)}`);
-    },
-    (e: unknown) => e as RpcError,
-  );
+const failure = (p: Promise<unknown>) => rejection<RpcError>(p);
 
 /** A one-slot limiter with a queue, that records the signals it was given. */
 function oneSlot() {
@@ -266,13 +260,19 @@ describe('close()', () => {
 });
 
 describe('bulkhead', () => {
-  it('a queued call leaves the queue at its deadline (DeadlineExceeded) or its abort (Cancelled)', async () => {
+  /** A client behind a one-slot bulkhead, its slot held by a call the server never answers. */
+  async function slotHeld() {
     const server = await frameServer();
     const slot = oneSlot();
     const c = client({ address: server.address, bulkhead: slot.limiter });
     // Holds the only slot until the test ends (the client's close() fails it then).
     void failure(c.call('S', 'hold', 0, { timeoutMs: 5_000 }));
     await waitFor(() => server.held.length === 1, 3_000, 'the call holding the slot');
+    return { server, slot, c };
+  }
+
+  it('a queued call leaves the queue at its deadline (DeadlineExceeded) or its abort (Cancelled)', async () => {
+    const { server, slot, c } = await slotHeld();
     const t0 = Date.now();
     const late = failure(c.call('S', 'echo', 1, { timeoutMs: 100 }));
     const controller = new AbortController();
@@ -299,11 +299,7 @@ describe('bulkhead', () => {
   });
 
   it('close() ends a wait for a slot at once, with Unavailable', async () => {
-    const server = await frameServer();
-    const slot = oneSlot();
-    const c = client({ address: server.address, bulkhead: slot.limiter });
-    void failure(c.call('S', 'hold', 0, { timeoutMs: 5_000 }));
-    await waitFor(() => server.held.length === 1, 3_000, 'the call holding the slot');
+    const { c, slot } = await slotHeld();
     const queued = failure(c.call('S', 'echo', 1, { timeoutMs: 5_000 }));
     await waitFor(() => slot.queue.length === 1, 3_000, 'a queued call');
     const t0 = Date.now();

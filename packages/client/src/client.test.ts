@@ -1,5 +1,3 @@
-import type { Socket } from 'node:net';
-import { createServer } from 'node:net';
 import type { Codec } from '@mini-rpc/codec';
 import { jsonCodec, msgpackCodec } from '@mini-rpc/codec';
 import type { CallRequest, ClientInterceptor, Frame } from '@mini-rpc/protocol';
@@ -7,7 +5,8 @@ import { Code, CodecId, FrameType, MetadataKey, RpcError } from '@mini-rpc/proto
 import type { Connection } from '@mini-rpc/transport';
 import { createConnection, listen } from '@mini-rpc/transport';
 import { describe, expect, it } from 'vitest';
-import { useCleanups, waitFor } from '../../../tooling/testing/harness.js';
+import { rejection, useCleanups, waitFor } from '../../../tooling/testing/harness.js';
+import { silentServer } from '../test/silent-server.js';
 import type { ClientOptions } from './index.js';
 import { createClient, isUnprocessed, parseAddress } from './index.js';
 
@@ -88,31 +87,13 @@ async function fakeServer() {
   };
 }
 
-/** Accepts TCP and never writes a byte: a TLS connect to it hangs in the handshake. Returns its address. */
-async function silentServer(): Promise<string> {
-  const sockets: Socket[] = [];
-  const server = createServer((s) => sockets.push(s));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(() => {
-    for (const s of sockets) s.destroy();
-    return new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return `127.0.0.1:${(server.address() as { port: number }).port}`;
-}
-
 function client(options: ClientOptions) {
   const c = createClient({ ...QUIET, ...options });
   cleanups.push(() => c.close());
   return c;
 }
 
-const failure = (p: Promise<unknown>): Promise<RpcError> =>
-  p.then(
-    (v) => {
-      throw new Error(`expected a failure, got ${String(v)}`);
-    },
-    (e: unknown) => e as RpcError,
-  );
+const failure = (p: Promise<unknown>) => rejection<RpcError>(p);
 
 describe('parseAddress', () => {
   it('reads host:port, [v6]:port, and passes objects through', () => {
@@ -263,7 +244,7 @@ describe('createClient', () => {
   it('a call waiting for a connect leaves at its deadline (DeadlineExceeded) or its abort (Cancelled), alone', async () => {
     // The deadline used to be ignored until the connect timeout, and the first caller's signal aborted the
     // shared connect of every caller.
-    const address = await silentServer();
+    const address = `127.0.0.1:${await silentServer(cleanups)}`;
     const c = client({ address, tls: { rejectUnauthorized: false }, connectTimeoutMs: 10_000 });
     const controller = new AbortController();
     const t0 = Date.now();

@@ -1,5 +1,3 @@
-import type { Socket } from 'node:net';
-import { createServer } from 'node:net';
 import type { Codec } from '@mini-rpc/codec';
 import { jsonCodec } from '@mini-rpc/codec';
 import type { Frame } from '@mini-rpc/protocol';
@@ -7,8 +5,9 @@ import { Code, FrameType, MetadataKey, RpcError } from '@mini-rpc/protocol';
 import type { Connection, Listener } from '@mini-rpc/transport';
 import { createConnection, listen } from '@mini-rpc/transport';
 import { describe, expect, it } from 'vitest';
-import { useCleanups, waitFor } from '../../../tooling/testing/harness.js';
+import { rejection, useCleanups, waitFor } from '../../../tooling/testing/harness.js';
 import { closedPort } from '../../../tooling/testing/ports.js';
+import { silentServer } from '../test/silent-server.js';
 import type { ClientConnection, PendingCall } from './client-connection.js';
 import type { PoolOptions } from './index.js';
 import { ConnectionPool, isUnprocessed } from './index.js';
@@ -106,21 +105,9 @@ function pool(port: number, options: PoolOptions = {}): ConnectionPool {
   return p;
 }
 
-/** Accepts TCP and never writes a byte: a TLS connect to it hangs in the handshake. Returns its port. */
-async function silentServer(): Promise<number> {
-  const sockets: Socket[] = [];
-  const server = createServer((s) => sockets.push(s));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(() => {
-    for (const s of sockets) s.destroy();
-    return new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return (server.address() as { port: number }).port;
-}
-
 /** A pool whose connects hang until `connectTimeoutMs` (default 10 s). */
 async function hangingPool(connectTimeoutMs = 10_000): Promise<ConnectionPool> {
-  const port = await silentServer();
+  const port = await silentServer(cleanups);
   const p = new ConnectionPool({
     host: '127.0.0.1',
     port,
@@ -132,13 +119,7 @@ async function hangingPool(connectTimeoutMs = 10_000): Promise<ConnectionPool> {
   return p;
 }
 
-const failure = (p: Promise<unknown>): Promise<RpcError> =>
-  p.then(
-    (v) => {
-      throw new Error(`expected a failure, got ${String(v)}`);
-    },
-    (e: unknown) => e as RpcError,
-  );
+const failure = (p: Promise<unknown>) => rejection<RpcError>(p);
 
 describe('ConnectionPool', () => {
   it('opens one connection, then reuses it: created, reused and reuseRatio count that', async () => {

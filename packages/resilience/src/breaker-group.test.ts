@@ -1,6 +1,7 @@
 import type { BreakerFactory } from '@mini-rpc/protocol';
 import { Code } from '@mini-rpc/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { captureWarnings } from '../test/warnings.js';
 import { createBreakerGroup } from './index.js';
 
 beforeEach(() => {
@@ -9,22 +10,6 @@ beforeEach(() => {
 afterEach(() => {
   vi.useRealTimers();
 });
-
-/** The process warnings emitted while `run` runs (they are emitted on the next tick, which fake timers leave real). */
-async function captureWarnings(run: () => void): Promise<Error[]> {
-  const warnings: Error[] = [];
-  const onWarning = (warning: Error): void => {
-    warnings.push(warning);
-  };
-  process.on('warning', onWarning);
-  try {
-    run();
-    await new Promise((resolve) => process.nextTick(resolve));
-  } finally {
-    process.off('warning', onWarning);
-  }
-  return warnings;
-}
 
 function trip(factory: BreakerFactory, id: string, failures = 5): void {
   const breaker = factory(id);

@@ -1,23 +1,8 @@
 import type { BreakerState } from '@mini-rpc/protocol';
 import { Code, RpcError } from '@mini-rpc/protocol';
 import { describe, expect, it } from 'vitest';
+import { captureWarnings } from '../test/warnings.js';
 import { type CircuitBreakerOptions, createCircuitBreaker } from './index.js';
-
-/** The process warnings emitted while `run` runs (they are emitted on the next tick). */
-async function captureWarnings(run: () => void): Promise<Error[]> {
-  const warnings: Error[] = [];
-  const onWarning = (warning: Error): void => {
-    warnings.push(warning);
-  };
-  process.on('warning', onWarning);
-  try {
-    run();
-    await new Promise((resolve) => process.nextTick(resolve));
-  } finally {
-    process.off('warning', onWarning);
-  }
-  return warnings;
-}
 
 function setup(options: CircuitBreakerOptions = {}) {
   const clock = { t: 1_000_000 };

@@ -257,30 +257,55 @@ describe('backpressure', () => {
     throw new Error('the socket never pushed back');
   }
 
-  it('a peer that does not read: writable goes false, the queue is bounded, onDrain fires once it reads', async () => {
+  /** A connection to a peer that reads nothing, already pushed back (`sent` frames of 1 MiB went out). */
+  async function blockedConnection(maxQueuedBytes: number) {
     const peer = await rawPeer({ paused: true });
     const { side, handlers } = recorder();
     const conn = await connect(
-      { host: '127.0.0.1', port: peer.listener.port, ...QUIET, maxQueuedBytes: 2 << 20 },
+      { host: '127.0.0.1', port: peer.listener.port, ...QUIET, maxQueuedBytes },
       handlers,
     );
     cleanups.push(() => conn.close());
     const sent = await fillUntilBlocked(conn);
-    expect(conn.writable).toBe(false);
-    // While blocked, frames wait in the queue up to maxQueuedBytes, then send() refuses.
+    return { peer, side, conn, sent };
+  }
+
+  /**
+   * Sends `make(i)` for i = 0, 1, … until `send` refuses one (at most `limit` tries); `check` runs after
+   * every try. Returns how many were queued and the error of the refusal.
+   */
+  function sendUntilRefused(
+    conn: Connection,
+    make: (i: number) => OutgoingFrame,
+    limit: number,
+    check?: () => void,
+  ): { queued: number; refused: RpcError } {
     let queued = 0;
-    let refused: unknown;
-    for (let i = 0; i < 100 && refused === undefined; i++) {
+    for (let i = 0; i < limit; i++) {
       try {
-        conn.send(frame(1000 + i, new Uint8Array(512 << 10)));
+        conn.send(make(i));
         queued++;
       } catch (err) {
-        refused = err;
+        expect(err).toBeInstanceOf(RpcError);
+        return { queued, refused: err as RpcError };
+      } finally {
+        check?.();
       }
-      expect(conn.queuedBytes).toBeLessThanOrEqual(2 << 20);
     }
-    expect(refused).toBeInstanceOf(RpcError);
-    expect((refused as RpcError).code).toBe(Code.ResourceExhausted);
+    throw new Error(`send() accepted ${limit} frames`);
+  }
+
+  it('a peer that does not read: writable goes false, the queue is bounded, onDrain fires once it reads', async () => {
+    const { peer, side, conn, sent } = await blockedConnection(2 << 20);
+    expect(conn.writable).toBe(false);
+    // While blocked, frames wait in the queue up to maxQueuedBytes, then send() refuses.
+    const { queued, refused } = sendUntilRefused(
+      conn,
+      (i) => frame(1000 + i, new Uint8Array(512 << 10)),
+      100,
+      () => expect(conn.queuedBytes).toBeLessThanOrEqual(2 << 20),
+    );
+    expect(refused.code).toBe(Code.ResourceExhausted);
     // Whole frames count (header and metadata too), so three 512 KiB payloads fit in 2 MiB and a fourth does not.
     expect(queued).toBe(3);
     expect(conn.queuedBytes).toBe(3 * (512 << 10));
@@ -295,27 +320,15 @@ describe('backpressure', () => {
   });
 
   it('whole frames count against maxQueuedBytes: metadata-only frames are refused once it is reached', async () => {
-    const peer = await rawPeer({ paused: true });
-    const { side, handlers } = recorder();
-    const conn = await connect(
-      { host: '127.0.0.1', port: peer.listener.port, ...QUIET, maxQueuedBytes: 1 << 20 },
-      handlers,
-    );
-    cleanups.push(() => conn.close());
-    const sent = await fillUntilBlocked(conn);
+    const { peer, side, conn, sent } = await blockedConnection(1 << 20);
     const big = 'x'.repeat(60_000);
-    let queued = 0;
-    let refused: unknown;
-    for (let i = 0; i < 100 && refused === undefined; i++) {
-      try {
-        conn.send({ ...frame(1000 + i), metadata: { k: big } }); // no payload
-        queued++;
-      } catch (err) {
-        refused = err;
-      }
-    }
-    expect(refused).toBeInstanceOf(RpcError);
-    expect((refused as RpcError).code).toBe(Code.ResourceExhausted);
+    // No payload: only their metadata counts.
+    const { queued, refused } = sendUntilRefused(
+      conn,
+      (i) => ({ ...frame(1000 + i), metadata: { k: big } }),
+      100,
+    );
+    expect(refused.code).toBe(Code.ResourceExhausted);
     expect(queued).toBeGreaterThan(0);
     // Frames without a payload may use a sixteenth more than maxQueuedBytes (room for error answers).
     expect(queued * big.length).toBeLessThanOrEqual((1 << 20) + (1 << 16));
@@ -326,25 +339,9 @@ describe('backpressure', () => {
   });
 
   it('a frame without a payload (an error answer) still queues when payload frames no longer fit', async () => {
-    const peer = await rawPeer({ paused: true });
-    const { side, handlers } = recorder();
-    const conn = await connect(
-      { host: '127.0.0.1', port: peer.listener.port, ...QUIET, maxQueuedBytes: 1 << 20 },
-      handlers,
-    );
-    cleanups.push(() => conn.close());
-    const sent = await fillUntilBlocked(conn);
-    let queued = 0;
-    let refused: unknown;
-    for (let i = 0; i < 1_000_000 && refused === undefined; i++) {
-      try {
-        conn.send(frame(1000 + i, new Uint8Array(16)));
-        queued++;
-      } catch (err) {
-        refused = err;
-      }
-    }
-    expect((refused as RpcError).code).toBe(Code.ResourceExhausted);
+    const { peer, side, conn, sent } = await blockedConnection(1 << 20);
+    const { queued, refused } = sendUntilRefused(conn, (i) => frame(1000 + i, new Uint8Array(16)), 1_000_000);
+    expect(refused.code).toBe(Code.ResourceExhausted);
     const error = {
       type: FrameType.Response,
       codec: CodecId.Json,
@@ -359,36 +356,17 @@ describe('backpressure', () => {
   });
 
   it('control frames (Cancel, GoAway) still queue when the write queue is full', async () => {
-    const peer = await rawPeer({ paused: true });
-    const { side, handlers } = recorder();
-    const conn = await connect(
-      { host: '127.0.0.1', port: peer.listener.port, ...QUIET, maxQueuedBytes: 1 << 20 },
-      handlers,
-    );
-    cleanups.push(() => conn.close());
-    const sent = await fillUntilBlocked(conn);
-    let queued = 0;
-    let refused: unknown;
-    for (let i = 0; i < 100 && refused === undefined; i++) {
-      try {
-        conn.send(frame(1000 + i, new Uint8Array(256 << 10)));
-        queued++;
-      } catch (err) {
-        refused = err;
-      }
-    }
-    expect((refused as RpcError).code).toBe(Code.ResourceExhausted);
+    const { peer, side, conn, sent } = await blockedConnection(1 << 20);
+    const large = sendUntilRefused(conn, (i) => frame(1000 + i, new Uint8Array(256 << 10)), 100);
+    expect(large.refused.code).toBe(Code.ResourceExhausted);
     // Fill the rest with Requests as small as a Cancel, until one of those is refused too.
-    refused = undefined;
-    for (let i = 0; i < 1_000_000 && refused === undefined; i++) {
-      try {
-        conn.send({ type: FrameType.Request, codec: CodecId.Json, id: 2000 + i });
-        queued++;
-      } catch (err) {
-        refused = err;
-      }
-    }
-    expect((refused as RpcError).code).toBe(Code.ResourceExhausted);
+    const small = sendUntilRefused(
+      conn,
+      (i) => ({ type: FrameType.Request, codec: CodecId.Json, id: 2000 + i }),
+      1_000_000,
+    );
+    expect(small.refused.code).toBe(Code.ResourceExhausted);
+    const queued = large.queued + small.queued;
     conn.send({ type: FrameType.Cancel, codec: 0, id: 7 });
     conn.goAway(Code.Unavailable, 'shutting down', 7);
     peer.state.socket?.resume();

@@ -63,6 +63,19 @@ function peerDropped(peer: Awaited<ReturnType<typeof stubbornPeer>>): boolean {
   return peer.state.closed;
 }
 
+/** A raw TCP peer that connects and sends nothing (a TLS handshake never starts); `dropped()` once it is let go. */
+async function silentPeer(port: number) {
+  const socket = netConnect({ host: '127.0.0.1', port });
+  socket.on('error', () => {});
+  cleanups.push(() => socket.destroy());
+  let closed = false;
+  socket.on('close', () => {
+    closed = true;
+  });
+  await new Promise<void>((r) => socket.once('connect', () => r()));
+  return { dropped: (): boolean => closed || socket.readableEnded };
+}
+
 describe('listen', () => {
   it('listens on 127.0.0.1 and a free port by default, and counts open connections', async () => {
     const { listener, accepted } = await framedListener();
@@ -182,19 +195,12 @@ describe('listen with TLS', () => {
     expect((errors[0] as RpcError).rawMessage).toMatch(/^TLS handshake: /);
 
     // A peer that connects and never starts its handshake must not keep close() waiting.
-    const silent = netConnect({ host: '127.0.0.1', port: listener.port });
-    silent.on('error', () => {});
-    cleanups.push(() => silent.destroy());
-    let silentClosed = false;
-    silent.on('close', () => {
-      silentClosed = true;
-    });
-    await new Promise<void>((r) => silent.once('connect', () => r()));
+    const silent = await silentPeer(listener.port);
     const t0 = Date.now();
     await listener.close();
     listenerClosed = true;
     expect(Date.now() - t0).toBeLessThan(2_000);
-    await waitFor(() => silentClosed || silent.readableEnded, 3_000, 'the silent peer to be dropped');
+    await waitFor(() => silent.dropped(), 3_000, 'the silent peer to be dropped');
     expect(sockets).toEqual([]);
   });
 
@@ -229,19 +235,12 @@ describe('listen with TLS', () => {
     cleanups.push(() => conn.close());
     await waitFor(() => server.conns.length === 1, 3_000, 'the TLS connection handed over');
     // A peer that never starts its handshake: close() still drops it.
-    const silent = netConnect({ host: '127.0.0.1', port: listener.port });
-    silent.on('error', () => {});
-    cleanups.push(() => silent.destroy());
-    let silentClosed = false;
-    silent.on('close', () => {
-      silentClosed = true;
-    });
-    await new Promise<void>((r) => silent.once('connect', () => r()));
+    const silent = await silentPeer(listener.port);
 
     void listener.close().then(() => {
       listenerClosed = true;
     });
-    await waitFor(() => silentClosed || silent.readableEnded, 3_000, 'the peer mid-handshake to be dropped');
+    await waitFor(() => silent.dropped(), 3_000, 'the peer mid-handshake to be dropped');
     // The established connection still works both ways.
     conn.send({ type: FrameType.Request, codec: 0, id: 1, metadata: { [MetadataKey.Service]: 'S' } });
     await waitFor(() => server.frames.length === 1, 3_000, 'a request over the open connection');
