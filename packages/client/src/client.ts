@@ -7,9 +7,8 @@ import {
   encodeMetadata,
   IDEMPOTENT_METADATA_KEY,
   MetadataKey,
-  RESERVED_PREFIX,
   RpcError,
-  utf8Length,
+  userMetadataProblem,
 } from '@mini-rpc/protocol';
 import type { ConnectOptions } from '@mini-rpc/transport';
 import { acquireSlot } from './acquire-slot.js';
@@ -27,9 +26,6 @@ import { ConnectionPool } from './pool.js';
 import { ServiceDirectory } from './service-directory.js';
 import type { ServiceProxy } from './service-proxy.js';
 import { isUnprocessed, markUnprocessed } from './unprocessed.js';
-
-/** A metadata key is written with a u16 length (docs/protocol.md §4.1). */
-const MAX_KEY_BYTES = 0xffff;
 
 const clientClosed = (): RpcError => new RpcError(Code.Unavailable, 'client closed');
 
@@ -201,8 +197,9 @@ class RpcClient implements Client {
     }
     const metadata = options?.metadata;
     if (metadata !== undefined) {
-      const problem = metadataProblem(metadata);
-      if (problem !== undefined) return Promise.reject(new RpcError(Code.InvalidArgument, problem));
+      const problem = userMetadataProblem(metadata);
+      if (problem !== undefined)
+        return Promise.reject(new RpcError(Code.InvalidArgument, `metadata ${problem}`));
     }
     const fast = this.fast;
     if (fast !== undefined && options?.codec === undefined) {
@@ -519,19 +516,4 @@ class RpcClient implements Client {
 function unlimitedListeners(controller: AbortController): AbortController {
   setMaxListeners(0, controller.signal);
   return controller;
-}
-
-/** Why `metadata` cannot be sent, or undefined. Runs per call: only a long key is measured. */
-function metadataProblem(metadata: Metadata): string | undefined {
-  for (const key in metadata) {
-    if (key.startsWith(RESERVED_PREFIX)) return `metadata key '${key}' is reserved`;
-    const value: unknown = metadata[key];
-    if (typeof value !== 'string') return `metadata value of '${key}' is a ${typeof value}, not a string`;
-    // UTF-8 takes at most 3 bytes per UTF-16 unit, so a key of up to 21,845 units always fits. A longer one
-    // could fail the batch it joins, and with it the connection and other calls (client.test.ts, "a
-    // metadata key over 65,535 bytes…").
-    if (key.length > MAX_KEY_BYTES / 3 && utf8Length(key) > MAX_KEY_BYTES)
-      return `metadata key of ${utf8Length(key)} bytes exceeds ${MAX_KEY_BYTES} (UTF-8)`;
-  }
-  return undefined;
 }

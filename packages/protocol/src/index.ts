@@ -22,7 +22,7 @@ export {
 } from './frame.js';
 export type { CallNext, CallRequest, ClientInterceptor } from './interceptor.js';
 export type { Metadata } from './metadata.js';
-export { createMetadata, MetadataKey, RESERVED_PREFIX } from './metadata.js';
+export { createMetadata, MetadataKey, RESERVED_PREFIX, userMetadataProblem } from './metadata.js';
 export type { ServerContext, ServerMiddleware, ServerNext } from './middleware.js';
 export { isThenable } from './middleware.js';
 export type { Breaker, BreakerFactory, BreakerState, Limiter, RetryAttempt, RetryPolicy } from './policy.js';

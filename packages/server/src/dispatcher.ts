@@ -1,6 +1,14 @@
 import type { Codec, CodecSchema } from '@mini-rpc/codec';
 import type { Frame, Metadata, RequestMap, ServerMiddleware } from '@mini-rpc/protocol';
-import { Code, FrameType, isThenable, MetadataKey, RESERVED_PREFIX, RpcError } from '@mini-rpc/protocol';
+import {
+  Code,
+  FrameType,
+  isThenable,
+  MetadataKey,
+  RESERVED_PREFIX,
+  RpcError,
+  userMetadataProblem,
+} from '@mini-rpc/protocol';
 import type { Connection } from '@mini-rpc/transport';
 import { CallContext } from './call-context.js';
 import { runChain } from './chain.js';
@@ -295,7 +303,7 @@ export class Dispatcher {
   ): void {
     if (!this.settle(st, ctx)) return;
     const metadata = ctx.responseMetadataIfAny;
-    const problem = metadata === undefined ? undefined : metadataProblem(metadata);
+    const problem = metadata === undefined ? undefined : userMetadataProblem(metadata);
     if (problem !== undefined) {
       this.logger.error({ service: ctx.service, method: ctx.method }, `response metadata ${problem}`);
       this.sendError(
@@ -374,7 +382,7 @@ export class Dispatcher {
     if (st.conn.closed) return;
     // Plain JS may build an RpcError without a message.
     const raw: unknown = error.rawMessage;
-    const message = typeof raw === 'string' ? raw : raw === undefined ? '' : describe(raw);
+    const message = typeof raw === 'string' ? raw : raw === undefined ? '' : RpcError.from(raw).rawMessage;
     const metadata: Metadata = {};
     if (extra !== undefined) copyUserMetadata(metadata, extra);
     for (const key in error.metadata) {
@@ -419,29 +427,10 @@ export class Dispatcher {
   }
 }
 
-/** Why `md` cannot go out as response metadata (a reserved key, a value that is not a string), if it cannot. */
-function metadataProblem(md: Metadata): string | undefined {
-  for (const key in md) {
-    if (key.startsWith(RESERVED_PREFIX)) return `key '${key}' is reserved`;
-    const value: unknown = md[key];
-    if (typeof value !== 'string') return `value of '${key}' is a ${typeof value}, not a string`;
-  }
-  return undefined;
-}
-
 /** Copies the entries of `source` that may go out as user metadata. */
 function copyUserMetadata(target: Metadata, source: Metadata): void {
   for (const key in source) {
     const value: unknown = source[key];
     if (typeof value === 'string' && !key.startsWith(RESERVED_PREFIX)) target[key] = value;
-  }
-}
-
-/** `String(value)`, or its tag when that throws. */
-function describe(value: unknown): string {
-  try {
-    return String(value);
-  } catch {
-    return Object.prototype.toString.call(value);
   }
 }
