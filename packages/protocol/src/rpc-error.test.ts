@@ -32,6 +32,14 @@ describe('RpcError', () => {
     expect('cause' in bare).toBe(false);
   });
 
+  it('built from plain JS without a message (or with another value), its message is a string', () => {
+    const Loose = RpcError as unknown as new (code: Code, message?: unknown) => RpcError;
+    expect(new Loose(Code.NotFound).rawMessage).toBe('');
+    expect(new Loose(Code.NotFound).message).toBe('[NotFound] ');
+    expect(new Loose(Code.NotFound, 42).rawMessage).toBe('42');
+    expect(new Loose(Code.NotFound, Object.create(null)).rawMessage).toBe('[object Object]');
+  });
+
   describe('from()', () => {
     it('returns an RpcError as it is', () => {
       const err = new RpcError(Code.NotFound, 'x');

@@ -32,13 +32,12 @@ export class RpcError extends Error {
   readonly rawMessage: string;
 
   constructor(code: Code, message: string, options: RpcErrorOptions = {}) {
-    super(
-      `[${codeName(code)}] ${message}`,
-      options.cause === undefined ? undefined : { cause: options.cause },
-    );
+    // Plain JS may leave the message out (or pass something else): it is a string from here on.
+    const text = typeof message === 'string' ? message : message === undefined ? '' : describe(message);
+    super(`[${codeName(code)}] ${text}`, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'RpcError';
     this.code = code;
-    this.rawMessage = message;
+    this.rawMessage = text;
     this.metadata = options.metadata ?? {};
     this.details = options.details;
   }

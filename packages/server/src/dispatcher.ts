@@ -380,9 +380,7 @@ export class Dispatcher {
     notRun = false,
   ): void {
     if (st.conn.closed) return;
-    // Plain JS may build an RpcError without a message.
-    const raw: unknown = error.rawMessage;
-    const message = typeof raw === 'string' ? raw : raw === undefined ? '' : RpcError.from(raw).rawMessage;
+    const message = error.rawMessage;
     const metadata: Metadata = {};
     if (extra !== undefined) copyUserMetadata(metadata, extra);
     for (const key in error.metadata) {
