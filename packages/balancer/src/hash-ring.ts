@@ -60,7 +60,51 @@ export function sameMembers(ring: HashRing, instances: readonly ServiceInstance[
 
 /** The owner index of the first point at or after `h` on the ring (wrapping), by binary search. */
 export function ownerOf(ring: HashRing, h: number): number {
-  const points = ring.points;
+  const lo = firstAtOrAfter(ring.points, h);
+  return ring.owners[lo === ring.points.length ? 0 : lo]!;
+}
+
+/**
+ * Maps `ring`'s owners onto `instances` when `instances` is the ring's list with some instances left out
+ * (same ids and weights, same order): `slots[owner]` becomes the owner's index in `instances`, or -1.
+ * Returns false, with `slots` partly written, when it is not such a subset (an id the ring lacks, another
+ * weight, another order, a duplicate). One pass over both lists: each instance is matched to the next id
+ * of the ring that is its own, which finds the subset whenever there is one.
+ */
+export function mapSubset(ring: HashRing, instances: readonly ServiceInstance[], slots: Int32Array): boolean {
+  const { ids, weights } = ring;
+  let j = 0;
+  for (let owner = 0; owner < ids.length; owner++) {
+    const instance = instances[j];
+    const kept =
+      instance !== undefined && ids[owner] === instance.id && weights[owner] === weightOf(instance);
+    slots[owner] = kept ? j++ : -1;
+  }
+  return j === instances.length;
+}
+
+/**
+ * The slot (see {@link mapSubset}) of the owner of the first point at or after `h` whose slot is not -1,
+ * walking forward from the binary search and wrapping; -1 if a full turn finds none (no slot is kept).
+ *
+ * This is exactly the owner that `buildRing` of the subset, with the same `virtualNodes` and hash, would
+ * give: a point depends only on its instance's id, weight and number, so that ring holds the very points
+ * the subset's instances own here, and ties between equal hashes go to the instance earlier in the list in
+ * both rings, as the subset keeps the list's order. A walk visits about `ring points / subset points`.
+ */
+export function ownerAmong(ring: HashRing, slots: Int32Array, h: number): number {
+  const { points, owners } = ring;
+  let i = firstAtOrAfter(points, h);
+  for (let visited = 0; visited < points.length; visited++, i++) {
+    if (i === points.length) i = 0;
+    const slot = slots[owners[i]!]!;
+    if (slot >= 0) return slot;
+  }
+  return -1;
+}
+
+/** The index of the first of the sorted `points` at or after `h`, or `points.length` if none is. */
+function firstAtOrAfter(points: Uint32Array, h: number): number {
   let lo = 0;
   let hi = points.length;
   while (lo < hi) {
@@ -68,5 +112,5 @@ export function ownerOf(ring: HashRing, h: number): number {
     if (points[mid]! < h) lo = mid + 1;
     else hi = mid;
   }
-  return ring.owners[lo === points.length ? 0 : lo]!;
+  return lo;
 }
