@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import type { Identity } from '@mini-rpc/middleware';
 import { auth, bearer, hmacTokens, signHmacToken, staticTokens } from '@mini-rpc/middleware';
 import type { CallRequest, ServerContext } from '@mini-rpc/protocol';
@@ -120,6 +121,24 @@ describe('auth with hmacTokens', () => {
     expect(() => signHmacToken({ subject: '', ttlMs: 1 }, SECRET)).toThrow(RangeError);
   });
 
+  it('refuses a leewayMs that is not a finite number ≥ 0 (NaN would disable expiry)', () => {
+    // e.g. Number(process.env.TOKEN_LEEWAY_MS) with the variable unset.
+    expect(() => hmacTokens({ secret: SECRET, leewayMs: Number.NaN })).toThrow(RangeError);
+    expect(() => hmacTokens({ secret: SECRET, leewayMs: Number.POSITIVE_INFINITY })).toThrow(RangeError);
+    expect(() => hmacTokens({ secret: SECRET, leewayMs: -1 })).toThrow(RangeError);
+  });
+
+  it('fails closed when its clock reads NaN', () => {
+    const verify = hmacTokens({ secret: SECRET, now: () => Number.NaN });
+    expect(verify(signHmacToken({ subject: 'a', expiresAt: NOW - 1 }, SECRET), undefined)).toBeUndefined();
+  });
+
+  it('refuses a correctly signed payload that is not an object', () => {
+    const payload = Buffer.from('null').toString('base64url');
+    const signature = createHmac('sha256', SECRET).update(payload).digest('base64url');
+    expect(hmac.verify(`${payload}.${signature}`, undefined)).toBeUndefined();
+  });
+
   it('keeps sub and exp from being overridden by claims', () => {
     const token = signHmacToken(
       { subject: 'alice', expiresAt: NOW + 1, claims: { sub: 'root', exp: NOW * 2 } },
@@ -166,6 +185,24 @@ describe('auth', () => {
       Code.Unauthenticated,
       'invalid credentials',
     ]);
+  });
+
+  it.each([
+    ['null', null],
+    ['false', false],
+    ['a string', 'alice'],
+    ['an object without a subject', { role: 'admin' }],
+    ['an empty subject', { subject: '' }],
+  ])('refuses a verifier answer of %s as invalid credentials, handler not run', async (_, answer) => {
+    for (const verify of [() => answer as never, async () => answer as never]) {
+      const { error, ran, ctx } = await attempt({ verify }, { authorization: 'Bearer k' });
+      expect([ran, error?.code, error?.rawMessage]).toEqual([
+        false,
+        Code.Unauthenticated,
+        'invalid credentials',
+      ]);
+      expect(ctx.state.identity).toBeUndefined();
+    }
   });
 
   it('lets an error of the verifier itself propagate', async () => {

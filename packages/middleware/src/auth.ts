@@ -18,7 +18,8 @@ const BEARER = /^bearer\s+/i;
  * Server middleware that authenticates each call from a token in request metadata and optionally authorises
  * it. The token is read from `header` (`Bearer <token>` or the bare token).
  *
- * - no token, or `verify` returns `undefined` → `RpcError(Code.Unauthenticated)`;
+ * - no token, or `verify` returns `undefined` (or anything but an identity with a non-empty `subject`)
+ *   → `RpcError(Code.Unauthenticated)`;
  * - `authorize` returns false → `RpcError(Code.PermissionDenied)`;
  * - otherwise the identity is stored in `ctx.state.identity` and the call proceeds.
  *
@@ -37,12 +38,8 @@ const BEARER = /^bearer\s+/i;
 export function auth(options: AuthOptions): ServerMiddleware {
   const { verify, authorize } = options;
   const header = options.header ?? 'authorization';
-  const admit = async (
-    identity: Identity | undefined,
-    ctx: ServerContext,
-    next: ServerNext,
-  ): Promise<void> => {
-    if (identity === undefined) throw new RpcError(Code.Unauthenticated, 'invalid credentials');
+  const admit = async (identity: unknown, ctx: ServerContext, next: ServerNext): Promise<void> => {
+    if (!isIdentity(identity)) throw new RpcError(Code.Unauthenticated, 'invalid credentials');
     if (authorize !== undefined && (await authorize(identity, ctx)) !== true) {
       throw new RpcError(Code.PermissionDenied, 'permission denied');
     }
@@ -64,9 +61,19 @@ export function auth(options: AuthOptions): ServerMiddleware {
     if (isThenable(identity) || authorize !== undefined) {
       return Promise.resolve(identity).then((id) => admit(id, ctx, next));
     }
-    if (identity === undefined)
+    if (!isIdentity(identity))
       return Promise.reject(new RpcError(Code.Unauthenticated, 'invalid credentials'));
     ctx.state.identity = identity;
     return next();
   };
+}
+
+/**
+ * Fails closed on anything but `{ subject: non-empty string }`: a plain-JS verifier answering `null`, `false`
+ * or `{}` for a refused token must not let the call through.
+ */
+function isIdentity(value: unknown): value is Identity {
+  if (typeof value !== 'object' || value === null) return false;
+  const subject = (value as { subject?: unknown }).subject;
+  return typeof subject === 'string' && subject !== '';
 }

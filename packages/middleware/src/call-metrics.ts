@@ -72,6 +72,7 @@ export class CallMetrics {
   readonly #byService = new Map<string, Map<string, MethodSeries>>();
 
   constructor(registry: Registry, prefix: string, side: 'server' | 'client', buckets: readonly number[]) {
+    checkBuckets(buckets);
     this.#registry = registry;
     const what = side === 'server' ? 'calls handled by this server' : 'calls made by this client';
     const requestsName = `${prefix}${side}_requests_total`;
@@ -153,5 +154,19 @@ export class CallMetrics {
         }
       }
     }
+  }
+}
+
+/**
+ * Histogram bounds must be finite and strictly increasing: others would give a histogram whose cumulative
+ * counts do not rise with `le` (histogram_quantile rejects it), or a second `+Inf` bucket.
+ */
+function checkBuckets(buckets: readonly number[]): void {
+  let previous = Number.NEGATIVE_INFINITY;
+  for (const bound of buckets) {
+    if (!(Number.isFinite(bound) && bound > previous)) {
+      throw new RangeError(`metrics: buckets must be finite and increasing, got [${buckets.join(', ')}]`);
+    }
+    previous = bound;
   }
 }

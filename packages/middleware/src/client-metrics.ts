@@ -10,10 +10,11 @@ import type { MetricsOptions } from './metrics.js';
  * `mini_rpc_client_requests_total{service,method,code}`, `mini_rpc_client_request_duration_seconds{service,method}`
  * and `mini_rpc_client_in_flight{service}`. Options and caching as in {@link metrics}.
  *
- * Installed outermost it measures what the caller experiences (retries and failover included); installed
- * inside the retry interceptor it counts each attempt.
+ * The client's retries and failover run inside its interceptors, so this counts one call however many
+ * attempts it took, and measures what the caller experiences.
  *
- * @throws TypeError when a metric name is already registered as another kind of metric.
+ * @throws TypeError when a metric name is already registered as another kind of metric; RangeError for
+ * buckets that are not finite and strictly increasing.
  * @example
  * ```ts
  * const client = createClient({ interceptors: [clientMetrics({ registry })] });

@@ -17,24 +17,50 @@ export function markRecovered(ctx: ServerContext): void {
 export function isAbortFallout(err: unknown, ctx: ServerContext): boolean {
   if (!ctx.signal.aborted) return false;
   if (err === ctx.signal.reason) return true;
-  const name = (err as { name?: unknown } | null)?.name;
+  const name = nameOf(err);
   return name === 'AbortError' || name === 'TimeoutError';
 }
 
 /** The code `RpcError.from(err)` would give, without building an error (and capturing a stack) to find out. */
 export function codeFrom(err: unknown): Code {
-  if (err instanceof RpcError) return err.code;
-  if (err instanceof Error) {
-    if (err.name === 'TimeoutError') return Code.DeadlineExceeded;
-    if (err.name === 'AbortError') return Code.Cancelled;
+  try {
+    if (err instanceof RpcError) return err.code;
+    if (err instanceof Error) {
+      const name = nameOf(err);
+      if (name === 'TimeoutError') return Code.DeadlineExceeded;
+      if (name === 'AbortError') return Code.Cancelled;
+    }
+  } catch {
+    // A thrown value that throws when inspected (a Proxy's trap) is no error we know.
   }
   return Code.Unknown;
 }
 
 /** The status code the caller receives for a call whose server chain threw `err`. */
 export function codeOf(err: unknown, ctx: ServerContext): Code {
-  if (err instanceof RpcError || isAbortFallout(err, ctx)) return codeFrom(err);
+  if (isKnownError(err, ctx)) return codeFrom(err);
   if ((ctx.state as Record<symbol, unknown>)[RECOVERED] === true) return Code.Internal;
   // Without recovery the server converts with RpcError.from (DESIGN.md §4).
   return codeFrom(err);
+}
+
+/**
+ * True for an RpcError or the fallout of the call's own signal: what recovery passes on as it is. Never
+ * throws, whatever was thrown (logging and metrics must finish their bookkeeping for every call).
+ */
+export function isKnownError(err: unknown, ctx: ServerContext): boolean {
+  try {
+    return err instanceof RpcError || isAbortFallout(err, ctx);
+  } catch {
+    return false;
+  }
+}
+
+/** `err.name`, or undefined when there is none or reading it throws (a getter, a Proxy). */
+function nameOf(err: unknown): unknown {
+  try {
+    return (err as { name?: unknown } | null | undefined)?.name;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,5 +1,7 @@
+import { Writable } from 'node:stream';
 import { defaultChain, hmacTokens, signHmacToken } from '@mini-rpc/middleware';
 import { Code, RpcError } from '@mini-rpc/protocol';
+import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { compose, makeContext, recordingLogger, rejectionOf } from '../test/compose.js';
@@ -49,6 +51,8 @@ describe('defaultChain', () => {
     expect(defaultChain({ logger, registry: new Registry() })).toHaveLength(3);
     expect(setup().chain).toHaveLength(5);
     expect(defaultChain({ logger, registry: new Registry(), tracing: true })).toHaveLength(4);
+    // A configuration flag passed through as is: false means no tracing.
+    expect(defaultChain({ logger, registry: new Registry(), tracing: false })).toHaveLength(3);
   });
 
   it('serves, rejects and recovers with consistent logs and metrics', async () => {
@@ -88,6 +92,54 @@ describe('defaultChain', () => {
     await s.run(s.authed());
     await s.run(s.authed());
     expect(s.handled()).toBe(2);
+  });
+
+  it('answers Internal, logs, counts and frees in_flight for errors that throw when inspected (real pino)', async () => {
+    const out: string[] = [];
+    const stream = new Writable({
+      write(chunk, _encoding, done) {
+        out.push(String(chunk));
+        done();
+      },
+    });
+    const registry = new Registry();
+    const lazy = new Error('row gone');
+    Object.defineProperty(lazy, 'row', {
+      enumerable: true,
+      get() {
+        throw new Error('connection closed');
+      },
+    });
+    class Nameless extends Error {
+      override get name(): string {
+        throw new Error('no name');
+      }
+    }
+    const hostile = new Proxy(
+      {},
+      {
+        get() {
+          throw new Error('trap');
+        },
+      },
+    );
+    const chain = defaultChain({ logger: pino({ level: 'info' }, stream), registry, tracing: true });
+    for (const thrown of [lazy, new Nameless('x'), hostile]) {
+      const err = (await rejectionOf(
+        compose(chain, () => {
+          throw thrown;
+        })(makeContext({ service: 'Odd', method: 'm' })),
+      )) as RpcError;
+      expect([err.code, err.rawMessage]).toEqual([Code.Internal, 'internal error']);
+    }
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const lines = out.map((l) => JSON.parse(l) as { msg: string; code?: string });
+    expect(lines.filter((l) => l.msg === 'unexpected error in call')).toHaveLength(3);
+    expect(lines.filter((l) => l.msg === 'rpc call' && l.code === 'Internal')).toHaveLength(3);
+    const metric = await registry.getSingleMetric('mini_rpc_server_in_flight')?.get();
+    expect(metric?.values.find((v) => v.labels.service === 'Odd')?.value).toBe(0);
+    const total = await registry.getSingleMetric('mini_rpc_server_requests_total')?.get();
+    expect(total?.values.find((v) => v.labels.code === 'Internal')?.value).toBe(3);
   });
 
   it('rethrows RpcErrors of the handler unchanged', async () => {

@@ -23,8 +23,8 @@ export interface DefaultChainOptions {
   auth?: AuthOptions;
   /** Adds {@link rateLimit} with these options. Omitted: no limit. */
   rateLimit?: RateLimitOptions;
-  /** Adds {@link tracing} right after recovery (`true` for the defaults). Omitted: no tracing. */
-  tracing?: TracingOptions | true;
+  /** Adds {@link tracing} right after recovery (`true` for the defaults). Omitted or `false`: no tracing. */
+  tracing?: TracingOptions | boolean;
   /** Further logging options (sampling, levels). */
   logging?: Omit<LoggingOptions, 'logger'>;
   /** Further metrics options (prefix, buckets). */
@@ -55,7 +55,8 @@ export interface DefaultChainOptions {
 export function defaultChain(options: DefaultChainOptions): ServerMiddleware[] {
   const { logger } = options;
   const chain: ServerMiddleware[] = [recovery({ logger })];
-  if (options.tracing !== undefined) chain.push(tracing(options.tracing === true ? {} : options.tracing));
+  const traced = options.tracing;
+  if (traced !== undefined && traced !== false) chain.push(tracing(traced === true ? {} : traced));
   // Successes are logged at debug here: at 100k+ calls/s a line per successful call is a firehose (and cost
   // half the throughput in apps/bench). Failures keep their warn/error levels; set `logging.levels.ok` to
   // 'info' (or run the logger at debug) to see every call.

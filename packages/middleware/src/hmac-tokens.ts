@@ -22,7 +22,7 @@ export interface HmacTokensOptions {
   secret: HmacSecret | readonly HmacSecret[];
   /** Clock, ms since the epoch. Default `Date.now`. */
   now?: () => number;
-  /** Tolerance for clock skew when checking expiry, in ms. Default 0. */
+  /** Tolerance for clock skew when checking expiry, in ms: a finite number ≥ 0. Default 0. */
   leewayMs?: number;
 }
 
@@ -61,7 +61,7 @@ export function signHmacToken(claims: HmacTokenClaims, secret: HmacSecret): stri
  * otherwise malformed token gives `undefined` (so {@link auth} answers Unauthenticated). The identity is
  * `{ subject, expiresAt, ...claims }`.
  *
- * @throws RangeError when a secret is shorter than 32 bytes.
+ * @throws RangeError when a secret is shorter than 32 bytes, or `leewayMs` is not a finite number ≥ 0.
  * @example
  * ```ts
  * const guard = auth({ verify: hmacTokens({ secret: process.env.TOKEN_SECRET! }) });
@@ -73,6 +73,9 @@ export function hmacTokens(options: HmacTokensOptions): TokenVerifier {
   for (const secret of secrets) checkSecret(secret);
   const now = options.now ?? Date.now;
   const leewayMs = options.leewayMs ?? 0;
+  // NaN (e.g. Number() of an unset environment variable) would make every expiry check pass.
+  if (!(Number.isFinite(leewayMs) && leewayMs >= 0))
+    throw new RangeError('hmacTokens: leewayMs must be a finite number ≥ 0');
   return (token: string): Identity | undefined => {
     // Strict shape first: Buffer's base64url decoder skips characters it does not know, so anything but the
     // canonical alphabet could decode to something other than what was signed.
@@ -92,9 +95,11 @@ export function hmacTokens(options: HmacTokensOptions): TokenVerifier {
     } catch {
       return undefined;
     }
+    if (typeof body !== 'object' || body === null) return undefined;
     const { sub, exp, ...claims } = body as { sub?: unknown; exp?: unknown };
     if (typeof sub !== 'string' || sub === '' || typeof exp !== 'number') return undefined;
-    if (now() > exp + leewayMs) return undefined;
+    // Written so that a clock reading NaN fails closed: every comparison with NaN is false.
+    if (!(now() <= exp + leewayMs)) return undefined;
     return { ...claims, subject: sub, expiresAt: exp };
   };
 }

@@ -109,6 +109,34 @@ describe('logging', () => {
     expect(logger.lines[0]?.obj.traceId).toBe('a'.repeat(32));
   });
 
+  it('never lets a throwing logger change the outcome of a call', async () => {
+    const fail = () => {
+      throw new Error('log sink down');
+    };
+    const logger = { info: fail, warn: fail, error: fail };
+    const ctx = makeContext();
+    await compose([logging({ logger })], () => 'ok')(ctx);
+    expect(ctx.result).toBe('ok');
+    const original = new RpcError(Code.NotFound, 'no user 7');
+    const err = await rejectionOf(
+      compose([logging({ logger })], () => Promise.reject(original))(makeContext()),
+    );
+    expect(err).toBe(original);
+  });
+
+  it('logs an error whose message cannot be read, and rethrows it unchanged', async () => {
+    const logger = recordingLogger();
+    const odd = new Error('x');
+    Object.defineProperty(odd, 'message', {
+      get() {
+        throw new Error('no message');
+      },
+    });
+    const err = await rejectionOf(compose([logging({ logger })], () => Promise.reject(odd))(makeContext()));
+    expect(err).toBe(odd);
+    expect(logger.lines.map((l) => l.level)).toEqual(['error']);
+  });
+
   it('rejects a bad sampleRate and a logger without a configured level', () => {
     expect(() => logging({ logger: recordingLogger(), sampleRate: 1.5 })).toThrow(RangeError);
     expect(() => logging({ logger: recordingLogger(), sampleRate: Number.NaN })).toThrow(RangeError);

@@ -38,7 +38,7 @@ const MESSAGE = 'rpc call';
  *
  * Successes are sampled with `sampleRate`; failures are always logged. When the logger reports a level as
  * disabled (pino's `isLevelEnabled`), nothing is measured or built for it; with every level disabled the
- * middleware just calls `next()`.
+ * middleware just calls `next()`. A logger that throws is ignored: logging never changes a call's outcome.
  *
  * @throws RangeError when `sampleRate` is outside 0…1 or the logger lacks a configured level's method.
  * @example
@@ -71,7 +71,11 @@ export function logging(options: LoggingOptions): ServerMiddleware {
     const trace = ctx.state.trace as { traceId?: unknown } | undefined;
     if (trace?.traceId !== undefined) line.traceId = trace.traceId;
     if (err !== undefined) line.error = messageOf(err);
-    (logger[level] as LogFn)(line, MESSAGE);
+    try {
+      (logger[level] as LogFn)(line, MESSAGE);
+    } catch {
+      // A log line is never worth a call: a logger that throws (full disk, broken transport) is ignored.
+    }
   };
 
   const run = async (ctx: ServerContext, next: ServerNext, logOk: boolean): Promise<void> => {
@@ -106,12 +110,18 @@ export function logging(options: LoggingOptions): ServerMiddleware {
   };
 }
 
+/** The message of what a call threw; never throws (getters and Proxy traps included). */
 function messageOf(err: unknown): string {
-  if (err instanceof RpcError) return err.rawMessage;
-  if (err instanceof Error) return err.message;
   try {
+    if (err instanceof RpcError) return err.rawMessage;
+    if (err instanceof Error) return String(err.message);
     return String(err);
   } catch {
+    // A message getter, toString or Proxy trap that throws.
+  }
+  try {
     return Object.prototype.toString.call(err);
+  } catch {
+    return '[unprintable value]';
   }
 }

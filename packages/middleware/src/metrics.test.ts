@@ -18,6 +18,16 @@ async function seriesValue(
   return match?.value;
 }
 
+const call = (method: string): CallRequest => ({
+  service: 'Billing',
+  method,
+  args: [],
+  metadata: createMetadata(),
+  deadline: undefined,
+  signal: undefined,
+  idempotent: false,
+});
+
 describe('metrics (server)', () => {
   it('counts calls by service, method and code name', async () => {
     const registry = new Registry();
@@ -74,6 +84,38 @@ describe('metrics (server)', () => {
     expect(await seriesValue(registry, name, { method: 'b', code: 'Unknown' })).toBe(1);
   });
 
+  it('counts a failure whose error throws when inspected, and in_flight returns to 0', async () => {
+    const registry = new Registry();
+    // An Error subclass whose name getter throws, and a Proxy that throws on every property read.
+    class Odd extends Error {
+      override get name(): string {
+        throw new Error('no name');
+      }
+    }
+    const hostile = new Proxy(new Error('x'), {
+      get() {
+        throw new Error('trap');
+      },
+    });
+    for (const thrown of [new Odd('x'), hostile]) {
+      // Not rejectionOf: returning the Proxy from an async function would read its `then`.
+      let err: unknown;
+      await compose([metrics({ registry })], () => {
+        throw thrown;
+      })(makeContext({ service: 'Odd', method: 'm' })).catch((e: unknown) => {
+        err = e;
+      });
+      expect(err === thrown).toBe(true);
+    }
+    expect(await seriesValue(registry, 'mini_rpc_server_in_flight', { service: 'Odd' })).toBe(0);
+    expect(
+      await seriesValue(registry, 'mini_rpc_server_requests_total', { service: 'Odd', code: 'Unknown' }),
+    ).toBe(2);
+    const send = clientMetrics({ registry })(() => Promise.reject(new Odd('x')));
+    await rejectionOf(send(call('m')));
+    expect(await seriesValue(registry, 'mini_rpc_client_in_flight', { service: 'Billing' })).toBe(0);
+  });
+
   it('tracks in-flight calls per service', async () => {
     const registry = new Registry();
     let release!: () => void;
@@ -110,6 +152,18 @@ describe('metrics (server)', () => {
     expect(await seriesValue(registry, 'mini_rpc_server_in_flight', { service: 'Greeter' })).toBe(0);
   });
 
+  it.each([
+    ['unsorted', [0.5, 0.1]],
+    ['duplicated', [0.1, 0.1]],
+    ['NaN', [0.1, Number.NaN]],
+    ['infinite', [0.1, Number.POSITIVE_INFINITY]],
+  ])('refuses %s duration buckets, registering nothing', (_, buckets) => {
+    const registry = new Registry();
+    expect(() => metrics({ registry, buckets })).toThrow(RangeError);
+    expect(() => clientMetrics({ registry, buckets })).toThrow(RangeError);
+    expect(registry.getMetricsAsArray()).toHaveLength(0);
+  });
+
   it('refuses a registry where a name is taken by another kind of metric', () => {
     const registry = new Registry();
     new Counter({
@@ -123,16 +177,6 @@ describe('metrics (server)', () => {
 });
 
 describe('clientMetrics', () => {
-  const call = (method: string): CallRequest => ({
-    service: 'Billing',
-    method,
-    args: [],
-    metadata: createMetadata(),
-    deadline: undefined,
-    signal: undefined,
-    idempotent: false,
-  });
-
   it('counts outgoing calls by code and measures them', async () => {
     const registry = new Registry();
     const send = clientMetrics({ registry })(async (c) => {

@@ -25,7 +25,8 @@ export interface MetricsOptions {
  * and the label children of each service/method are cached, so a call costs two clock reads and three
  * prom-client updates. Serve them with {@link serveMetrics}.
  *
- * @throws TypeError when a metric name is already registered as another kind of metric.
+ * @throws TypeError when a metric name is already registered as another kind of metric; RangeError for
+ * buckets that are not finite and strictly increasing.
  * @example
  * ```ts
  * const registry = new Registry();

@@ -41,6 +41,15 @@ describe('poolMetrics', () => {
     expect(text).toContain('{pool="users"} 4');
     expect(text).toContain('{pool="billing"} 6');
     expect(text).not.toContain('broken');
+    // A source that answers with something other than numbers is left out too, not the whole scrape.
+    poolMetrics({
+      registry,
+      pool: 'odd',
+      stats: () => ({ ...base, created: undefined as unknown as number }),
+    });
+    text = await registry.getSingleMetricAsString('mini_rpc_pool_connections_created');
+    expect(text).toContain('{pool="users"} 4');
+    expect(text).not.toContain('odd');
     users.close();
     text = await registry.getSingleMetricAsString('mini_rpc_pool_connections_created');
     expect(text).not.toContain('users');

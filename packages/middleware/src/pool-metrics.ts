@@ -45,7 +45,8 @@ const FIELDS: readonly (readonly [keyof PoolStats, string, string])[] = [
 /**
  * Registers collect-on-scrape gauges for a client's connection pool: `mini_rpc_pool_connections_created`,
  * `…_reused`, `…_active`, `…_idle` and `mini_rpc_pool_reuse_ratio`, each with a `pool` label. `stats()` runs
- * once per gauge per scrape; a `stats()` that throws leaves its pool out of that scrape.
+ * once per gauge per scrape; a `stats()` that throws (or gives a field that is not a number) leaves its pool
+ * out of that scrape.
  *
  * @returns a handle whose `close()` removes this pool from later scrapes.
  * @throws TypeError when a metric name is already registered as another kind of metric.
@@ -65,13 +66,12 @@ export function poolMetrics(options: PoolMetricsOptions): MetricsSource {
     gaugeIn(registry, `${prefix}${suffix}`, help, ['pool'], function (this: Gauge<'pool'>) {
       this.reset();
       for (const [name, stats] of sources) {
-        let value: number;
         try {
-          value = stats()[field];
+          // set() inside: it throws for a value that is not a number, which must not fail the whole scrape.
+          this.set({ pool: name as string }, stats()[field]);
         } catch {
-          continue;
+          // This pool is left out of this scrape.
         }
-        this.set({ pool: name as string }, value);
       }
     });
   }

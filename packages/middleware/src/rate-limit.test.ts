@@ -136,5 +136,12 @@ describe('rateLimit', () => {
     expect(() => rateLimit({ rate: Number.POSITIVE_INFINITY, burst: 1 })).toThrow(RangeError);
     expect(() => rateLimit({ rate: 1, burst: 0.5 })).toThrow(RangeError);
     expect(() => rateLimit({ rate: 1, burst: 1, maxKeys: 0 })).toThrow(RangeError);
+    expect(() => rateLimit({ rate: Number.NaN, burst: 1 })).toThrow(RangeError);
+    expect(() => rateLimit({ rate: 1, burst: Number.NaN })).toThrow(RangeError);
+    expect(() => rateLimit({ rate: 1, burst: 1, maxKeys: Number.NaN })).toThrow(RangeError);
+    // No bound is no protection against a flood of distinct keys.
+    expect(() => rateLimit({ rate: 1, burst: 1, maxKeys: Number.POSITIVE_INFINITY })).toThrow(RangeError);
+    // So small that tokens per millisecond underflow to 0: no token would ever come back.
+    expect(() => rateLimit({ rate: Number.MIN_VALUE, burst: 1 })).toThrow(RangeError);
   });
 });

@@ -20,7 +20,7 @@ export interface RateLimitOptions {
   identity?: (ctx: ServerContext) => string;
   /** Monotonic clock in milliseconds. Default `performance.now`. */
   now?: () => number;
-  /** Most buckets kept for `'caller'` and custom keys. Default 10 000. */
+  /** Most buckets kept for `'caller'` and custom keys: finite, ≥ 1. Default 10 000. */
   maxKeys?: number;
 }
 
@@ -42,10 +42,13 @@ export interface RateLimitOptions {
 export function rateLimit(options: RateLimitOptions): ServerMiddleware {
   const { rate, burst } = options;
   const maxKeys = options.maxKeys ?? 10_000;
-  if (!(rate > 0 && Number.isFinite(rate))) throw new RangeError('rateLimit: rate must be a positive number');
-  if (!(burst >= 1 && Number.isFinite(burst))) throw new RangeError('rateLimit: burst must be at least 1');
-  if (!(maxKeys >= 1)) throw new RangeError('rateLimit: maxKeys must be at least 1');
   const perMs = rate / 1000;
+  // perMs > 0 as well: a rate so small that it underflows would never give a token back.
+  if (!(rate > 0 && perMs > 0 && Number.isFinite(rate)))
+    throw new RangeError('rateLimit: rate must be a positive finite number');
+  if (!(burst >= 1 && Number.isFinite(burst))) throw new RangeError('rateLimit: burst must be at least 1');
+  if (!(maxKeys >= 1 && Number.isFinite(maxKeys)))
+    throw new RangeError('rateLimit: maxKeys must be a finite number ≥ 1');
   const now = options.now ?? performance.now.bind(performance);
   const scope = options.by ?? 'global';
 

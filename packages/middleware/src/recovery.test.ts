@@ -57,6 +57,19 @@ describe('recovery', () => {
     ['null', null],
     ['a number', 42],
     ['an object without prototype', Object.create(null)],
+    ['a BigInt', 10n],
+    ['a Symbol', Symbol('s')],
+    [
+      'an object whose toString and toPrimitive throw',
+      {
+        toString() {
+          throw new Error('no');
+        },
+        [Symbol.toPrimitive]() {
+          throw new Error('no');
+        },
+      },
+    ],
   ])('handles %s being thrown', async (_, thrown) => {
     const logger = recordingLogger();
     const err = await rejectionOf(
@@ -71,6 +84,80 @@ describe('recovery', () => {
     expect((logger.lines[0]?.obj.err as { message?: string } | undefined)?.message).toMatch(
       /^non-Error thrown: /,
     );
+  });
+
+  it('still answers Internal, without the message, when its logger throws', async () => {
+    const logger = {
+      error: () => {
+        throw new Error('log sink down');
+      },
+    };
+    const err = await rejectionOf(
+      compose([recovery({ logger })], () => {
+        throw new Error('db password is hunter2');
+      })(makeContext()),
+    );
+    expect(err).toBeInstanceOf(RpcError);
+    expect((err as RpcError).code).toBe(Code.Internal);
+    expect((err as RpcError).rawMessage).toBe('internal error');
+  });
+
+  it('answers Internal and still writes a line when pino cannot serialise the error', async () => {
+    const out: string[] = [];
+    const stream = new Writable({
+      write(chunk, _encoding, done) {
+        out.push(String(chunk));
+        done();
+      },
+    });
+    // pino's err serializer reads every enumerable property; this one throws (a lazy ORM field, say).
+    const boom = new Error('secret detail');
+    Object.defineProperty(boom, 'row', {
+      enumerable: true,
+      get() {
+        throw new Error('connection closed');
+      },
+    });
+    const err = await rejectionOf(
+      compose([recovery({ logger: pino({ level: 'info' }, stream) })], () => {
+        throw boom;
+      })(makeContext({ service: 'Users', method: 'get' })),
+    );
+    expect((err as RpcError).code).toBe(Code.Internal);
+    expect(String(err)).not.toContain('secret detail');
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(out).toHaveLength(1);
+    const line = JSON.parse(out[0]!) as {
+      msg: string;
+      service: string;
+      err: { message: string; stack: string };
+    };
+    expect(line).toMatchObject({ msg: 'unexpected error in call', service: 'Users' });
+    expect(line.err.message).toContain('secret detail');
+    expect(line.err.stack).toContain('recovery.test');
+  });
+
+  it('answers Internal for a thrown value that throws whenever it is inspected', async () => {
+    const logger = recordingLogger();
+    const hostile = new Proxy(
+      {},
+      {
+        get() {
+          throw new Error('trap');
+        },
+      },
+    );
+    const controller = new AbortController();
+    controller.abort(new RpcError(Code.Cancelled, 'cancelled by the caller'));
+    for (const signal of [new AbortController().signal, controller.signal]) {
+      const err = await rejectionOf(
+        compose([recovery({ logger })], () => {
+          throw hostile;
+        })(makeContext({ signal })),
+      );
+      expect((err as RpcError).code).toBe(Code.Internal);
+    }
+    expect(logger.lines).toHaveLength(2);
   });
 
   it('catches a middleware that throws synchronously instead of rejecting', async () => {

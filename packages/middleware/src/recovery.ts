@@ -1,7 +1,7 @@
 import type { ServerContext, ServerMiddleware, ServerNext } from '@mini-rpc/protocol';
 import { Code, RpcError } from '@mini-rpc/protocol';
 import { pino } from 'pino';
-import { isAbortFallout, markRecovered } from './code-of.js';
+import { isKnownError, markRecovered } from './code-of.js';
 import type { ErrorLogger } from './logger.js';
 
 /** Options for {@link recovery}. */
@@ -33,20 +33,34 @@ export const INTERNAL_ERROR_MESSAGE = 'internal error';
  */
 export function recovery(options: RecoveryOptions = {}): ServerMiddleware {
   let logger = options.logger;
-  const fail = (err: unknown, ctx: ServerContext): never => {
-    if (err instanceof RpcError) throw err;
-    if (isAbortFallout(err, ctx)) throw RpcError.from(err);
+  const report = (err: unknown, ctx: ServerContext): void => {
     logger ??= pino({ name: 'mini-rpc' });
-    logger.error(
-      {
-        err: err instanceof Error ? err : describeThrown(err),
-        service: ctx.service,
-        method: ctx.method,
-        requestId: ctx.requestId,
-        peer: ctx.peer,
-      },
-      'unexpected error in call',
-    );
+    const where = { service: ctx.service, method: ctx.method, requestId: ctx.requestId, peer: ctx.peer };
+    try {
+      logger.error({ err: isError(err) ? err : describeThrown(err), ...where }, LOG_MESSAGE);
+      return;
+    } catch {
+      // pino's err serializer reads every enumerable property of the error, and one may throw (a lazy
+      // field whose connection is gone): log what can be read safely instead.
+    }
+    try {
+      const safe = { type: typeof err, message: textOf(err), stack: stackOf(err) };
+      logger.error({ err: safe, ...where }, LOG_MESSAGE);
+    } catch {
+      // The logger itself is broken; the caller still gets Internal below.
+    }
+  };
+  const fail = (err: unknown, ctx: ServerContext): never => {
+    if (isKnownError(err, ctx)) {
+      let known: RpcError | undefined;
+      try {
+        known = RpcError.from(err);
+      } catch {
+        // An abort fallout whose message cannot be read: treat it like any unexpected error.
+      }
+      if (known !== undefined) throw known;
+    }
+    report(err, ctx);
     throw new RpcError(Code.Internal, INTERNAL_ERROR_MESSAGE, { cause: err });
   };
   return async (ctx: ServerContext, next: ServerNext): Promise<void> => {
@@ -60,14 +74,42 @@ export function recovery(options: RecoveryOptions = {}): ServerMiddleware {
   };
 }
 
+const LOG_MESSAGE = 'unexpected error in call';
+
+/** `value instanceof Error`, false when even that check throws (a Proxy with a throwing trap). */
+function isError(value: unknown): value is Error {
+  try {
+    return value instanceof Error;
+  } catch {
+    return false;
+  }
+}
+
 /** A log-friendly description of a thrown value that is not an Error (it has no stack). */
 function describeThrown(value: unknown): Record<string, unknown> {
-  let text: string;
+  return { type: typeof value, message: `non-Error thrown: ${textOf(value)}` };
+}
+
+/** `String(value)`, else its tag, else a fixed text: never throws. */
+function textOf(value: unknown): string {
   try {
-    text = String(value);
+    return String(value);
   } catch {
     // e.g. Object.create(null): no toString.
-    text = Object.prototype.toString.call(value);
   }
-  return { type: typeof value, message: `non-Error thrown: ${text}` };
+  try {
+    return Object.prototype.toString.call(value);
+  } catch {
+    return '[unprintable value]';
+  }
+}
+
+/** The stack of an Error, when it can be read. */
+function stackOf(value: unknown): string | undefined {
+  try {
+    const stack = (value as { stack?: unknown } | null | undefined)?.stack;
+    return typeof stack === 'string' ? stack : undefined;
+  } catch {
+    return undefined;
+  }
 }

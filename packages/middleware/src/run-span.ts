@@ -1,5 +1,5 @@
 import { Code } from '@mini-rpc/protocol';
-import type { BridgeSpan, SpanStart, TracingOptions } from './span.js';
+import type { BridgeSpan, SpanStart, TracingBridge, TracingOptions } from './span.js';
 import { isSpanId, isTraceId, newSpanId } from './trace-context.js';
 
 /**
@@ -13,7 +13,7 @@ export async function runSpan<T>(
   body: (traceId: string, spanId: string) => Promise<T>,
   classify: (err: unknown) => Code,
 ): Promise<T> {
-  const bridgeSpan: BridgeSpan | undefined = options.otel?.startSpan(start);
+  const bridgeSpan = startBridgeSpan(options.otel, start);
   const spanId = isSpanId(bridgeSpan?.spanId) ? bridgeSpan.spanId : newSpanId();
   const traceId = isTraceId(bridgeSpan?.traceId) ? bridgeSpan.traceId : start.traceId;
   const started = performance.now();
@@ -22,7 +22,7 @@ export async function runSpan<T>(
   try {
     return await (bridgeSpan?.run === undefined
       ? body(traceId, spanId)
-      : bridgeSpan.run(() => body(traceId, spanId)));
+      : runIn(bridgeSpan, body, traceId, spanId));
   } catch (err) {
     code = classify(err);
     error = err;
@@ -40,6 +40,46 @@ export async function runSpan<T>(
       // As above.
     }
   }
+}
+
+/** The bridge's span, or none when the bridge throws: tracing must never change a call's outcome. */
+function startBridgeSpan(otel: TracingBridge | undefined, start: SpanStart): BridgeSpan | undefined {
+  if (otel === undefined) return undefined;
+  try {
+    return otel.startSpan(start);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs `body` once inside the bridge's `run`, and answers with `body`'s own promise: a `run` that throws, never
+ * calls its function, or does not return its result neither fails the call nor ends it early (and so leaves
+ * no rejection unhandled).
+ */
+function runIn<T>(
+  bridgeSpan: BridgeSpan,
+  body: (traceId: string, spanId: string) => Promise<T>,
+  traceId: string,
+  spanId: string,
+): Promise<T> {
+  let outcome: Promise<T> | undefined;
+  const once = (): Promise<T> => {
+    if (outcome === undefined) {
+      try {
+        outcome = body(traceId, spanId);
+      } catch (err) {
+        outcome = Promise.reject(err);
+      }
+    }
+    return outcome;
+  };
+  try {
+    bridgeSpan.run?.(once);
+  } catch {
+    // The bridge failed; the call goes on without its context.
+  }
+  return once();
 }
 
 /** The value of a two-digit lowercase hex field at `at` (already validated). */

@@ -1,8 +1,21 @@
+import type { Server } from 'node:http';
 import { request } from 'node:http';
 import { metrics, serveMetrics } from '@mini-rpc/middleware';
 import { Registry } from 'prom-client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { compose, makeContext } from '../test/compose.js';
+
+// The http servers serveMetrics creates, so a test can make one report an error as Node would.
+const created = vi.hoisted(() => [] as Server[]);
+vi.mock('node:http', async (importOriginal) => {
+  const http = await importOriginal<typeof import('node:http')>();
+  const createServer = ((...args: Parameters<typeof http.createServer>) => {
+    const server = http.createServer(...args);
+    created.push(server);
+    return server;
+  }) as typeof http.createServer;
+  return { ...http, createServer, default: { ...http, createServer } };
+});
 
 /** One HTTP request over real TCP, with keep-alive off so close() has nothing to wait for. */
 function fetchText(
@@ -48,6 +61,19 @@ describe('serveMetrics', () => {
     expect((await fetchText(endpoint.url.replace('/metrics', '/'))).status).toBe(404);
     expect((await fetchText(endpoint.url, 'POST')).status).toBe(405);
     expect((await fetchText(`${endpoint.url}?x=1`)).status).toBe(200);
+  });
+
+  it('keeps serving, with a warning, when the listening socket reports an error (EMFILE on accept)', async () => {
+    const endpoint = await serveMetrics({ port: 0, registry: new Registry() });
+    closers.push(endpoint.close);
+    const server = created.at(-1);
+    expect(server?.listening).toBe(true);
+    const warned = new Promise<Error>((resolve) => process.once('warning', resolve));
+    // Without a listener, Node throws an emitted 'error' — in production, out of the accept callback.
+    const emfile = Object.assign(new Error('accept EMFILE'), { code: 'EMFILE', syscall: 'accept' });
+    expect(() => server?.emit('error', emfile)).not.toThrow();
+    expect((await warned).message).toContain('EMFILE');
+    expect((await fetchText(endpoint.url)).status).toBe(200);
   });
 
   it('rejects when the port is taken, and stops answering after close()', async () => {

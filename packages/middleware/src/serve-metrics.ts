@@ -25,7 +25,8 @@ export interface MetricsServer {
 /**
  * Starts a plain `node:http` server that answers `GET /metrics` with the registry's text, under the
  * registry's content type. Other paths answer 404, other methods 405; a registry that fails to collect
- * answers 500 with a short message.
+ * answers 500 with a short message. An error of the listening socket after start (e.g. `EMFILE` on accept)
+ * becomes a process warning (`MINI_RPC_METRICS_SERVER`), not a crash.
  *
  * @throws the listen error (e.g. `EADDRINUSE`) as a rejected promise.
  * @example
@@ -50,8 +51,14 @@ export async function serveMetrics(options: ServeMetricsOptions): Promise<Metric
   });
   const { port } = server.address() as AddressInfo;
   const shown = host.includes(':') ? `[${host}]` : host;
+  const url = `http://${shown}:${port}/metrics`;
+  // Once listening, a server still emits 'error' when accept() fails (EMFILE when out of descriptors), and
+  // an 'error' event nobody listens to kills the process: warn and keep serving instead.
+  server.on('error', (err) => {
+    process.emitWarning(`metrics endpoint ${url}: ${err.message}`, { code: 'MINI_RPC_METRICS_SERVER' });
+  });
   return {
-    url: `http://${shown}:${port}/metrics`,
+    url,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));

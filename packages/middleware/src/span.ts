@@ -38,7 +38,10 @@ export interface BridgeSpan {
    * trace; mini-rpc then uses it instead of the one in {@link SpanStart}.
    */
   readonly traceId?: string;
-  /** Runs `fn` with this span current in the tracing system's own context (e.g. OTel `context.with`). */
+  /**
+   * Runs `fn` with this span current in the tracing system's own context (e.g. OTel `context.with`). Errors it
+   * throws are ignored (the call then runs outside that context), and the call is awaited whatever it returns.
+   */
   run?<T>(fn: () => T): T;
   /** Called once when the call finishes. Errors thrown here are ignored. */
   end(code: Code, error: unknown): void;
@@ -49,6 +52,7 @@ export interface BridgeSpan {
  * called when a span starts. See the README for an OpenTelemetry bridge in a dozen lines.
  */
 export interface TracingBridge {
+  /** Called when a span starts. If it throws, the call goes on without a bridge span. */
   startSpan(span: SpanStart): BridgeSpan;
 }
 

@@ -11,6 +11,17 @@ describe('TokenBucket', () => {
     expect(bucket.take(250, perMs, 1)).toBe(0);
   });
 
+  it('refills from the new reading after the clock jumped backwards, and its hint stays true', () => {
+    const perMs = 0.001; // one token a second
+    const bucket = new TokenBucket(1, 3_600_000);
+    expect(bucket.take(3_600_000, perMs, 1)).toBe(0);
+    // The clock steps back an hour (a wall clock corrected by NTP): the hint says 1 s, and 1 s later a token
+    // must be there, not an hour later.
+    expect(bucket.take(0, perMs, 1)).toBe(1_000);
+    expect(bucket.take(999, perMs, 1)).toBe(1);
+    expect(bucket.take(1_000, perMs, 1)).toBe(0);
+  });
+
   it('ignores a clock that goes backwards', () => {
     const bucket = new TokenBucket(1, 1_000);
     expect(bucket.take(1_000, 0.001, 1)).toBe(0);

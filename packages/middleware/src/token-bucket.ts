@@ -21,6 +21,11 @@ export class TokenBucket {
     if (elapsed > 0) {
       this.tokens = Math.min(burst, this.tokens + elapsed * perMs);
       this.last = now;
+    } else if (elapsed < 0) {
+      // A clock that went backwards earns nothing, but refill restarts from the new reading: keeping the old
+      // one would freeze the bucket until the clock caught up (an hour after an NTP step) and make the retry
+      // hint a lie.
+      this.last = now;
     }
     if (this.tokens >= 1) {
       this.tokens -= 1;

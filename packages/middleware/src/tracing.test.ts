@@ -1,4 +1,4 @@
-import type { BridgeSpan, SpanRecord, SpanStart, TraceContext } from '@mini-rpc/middleware';
+import type { BridgeSpan, SpanRecord, SpanStart, TraceContext, TracingBridge } from '@mini-rpc/middleware';
 import {
   clientTracing,
   currentTrace,
@@ -287,6 +287,63 @@ describe('tracing bridge (OpenTelemetry shape)', () => {
     expect(traceOf(ctx).traceId).toBe(rootTrace);
     expect(spans[0]?.traceId).toBe(rootTrace);
     expect(String(ctx.result).slice(3, 35)).toBe(rootTrace);
+  });
+
+  it('never lets a failing bridge change the outcome of a call', async () => {
+    const broken: TracingBridge[] = [
+      {
+        startSpan: () => {
+          throw new Error('exporter misconfigured');
+        },
+      },
+      {
+        startSpan: (): BridgeSpan => ({
+          run: () => {
+            throw new Error('no context manager');
+          },
+          end: () => {},
+        }),
+      },
+    ];
+    for (const otel of broken) {
+      let handled = 0;
+      const ctx = makeContext({ metadata: { traceparent: HEADER } });
+      await compose([tracing({ otel })], () => {
+        handled++;
+        return 'ok';
+      })(ctx);
+      expect([ctx.result, handled, traceOf(ctx).traceId]).toEqual(['ok', 1, TRACE]);
+      let sent = 0;
+      const client = clientTracing({ otel })(async (c) => {
+        sent++;
+        return c.metadata.traceparent;
+      });
+      expect(isValidTraceparent(String(await client(call('S', 'm'))))).toBe(true);
+      expect(sent).toBe(1);
+    }
+  });
+
+  it('waits for the call even when the bridge’s run does not return what it ran', async () => {
+    const otel: TracingBridge = {
+      startSpan: (): BridgeSpan => ({
+        run<T>(fn: () => T): T {
+          fn();
+          return undefined as T;
+        },
+        end: () => {},
+      }),
+    };
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const late = new RpcError(Code.NotFound, 'late');
+    const outcome = compose([tracing({ otel })], async () => {
+      await gate;
+      throw late;
+    })(makeContext());
+    release();
+    expect(await rejectionOf(outcome)).toBe(late);
   });
 
   it('falls back to its own span id when the bridge gives none or an invalid one', async () => {
