@@ -1,5 +1,6 @@
 import { roundRobin } from '@mini-rpc/balancer';
 import { createClient } from '@mini-rpc/client';
+import { rateLimit } from '@mini-rpc/middleware';
 import type { ServiceInstance } from '@mini-rpc/protocol';
 import { Code, RpcError } from '@mini-rpc/protocol';
 import { createMemoryRegistry } from '@mini-rpc/registry';
@@ -287,5 +288,43 @@ describe('resilience with three instances', () => {
       ),
     );
     expect(overflow.filter((r) => r === Code.ResourceExhausted)).toHaveLength(1);
+  });
+
+  it("a non-idempotent call refused by one instance's rate limit (before its handler ran) is retried on another", async () => {
+    const registry = createMemoryRegistry();
+    const charged: string[] = [];
+    const start = async (name: string, limited: boolean): Promise<Server> => {
+      const server = createServer({ logger: silentLogger, registry });
+      // One token, refilled after a second: the second call to this instance within the test is refused.
+      if (limited) server.use(rateLimit({ rate: 1, burst: 1 }));
+      server.addService(
+        {
+          charge(n: number): string {
+            charged.push(`${name}:${n}`);
+            return name;
+          },
+        },
+        { name: 'Pay' },
+      );
+      await server.listen();
+      cleanups.push(() => server.close({ graceMs: 200 }));
+      return server;
+    };
+    await start('limited', true);
+    await start('open', false);
+    cleanups.push(() => registry.close());
+    const client = createClient({
+      registry,
+      balancer: roundRobin(),
+      retry: createRetryPolicy({ maxRetries: 2, initialDelayMs: 1, maxDelayMs: 5 }),
+    });
+    cleanups.push(() => client.close());
+    const servedBy = [];
+    for (let n = 0; n < 4; n++) servedBy.push(await client.call<string>('Pay', 'charge', n));
+    // Round robin sends calls 0 and 2 to the limited instance; call 2 is refused there and must not fail:
+    // the server marks it not run, so even a non-idempotent call may go elsewhere, and it runs exactly once.
+    expect(servedBy.filter((s) => s === 'limited')).toHaveLength(1);
+    expect(charged).toHaveLength(4);
+    expect(new Set(charged.map((c) => c.split(':')[1])).size).toBe(4);
   });
 });

@@ -61,6 +61,21 @@ describe('RpcError', () => {
       expect(RpcError.from(undefined).rawMessage).toBe('undefined');
     });
 
+    it('never throws, whatever was thrown: a Proxy whose traps throw, an Error whose message getter throws', () => {
+      const trap = (): never => {
+        throw new Error('trap');
+      };
+      const hostile = new Proxy({}, { get: trap, getPrototypeOf: trap, has: trap, ownKeys: trap });
+      expect(hostile instanceof RpcError).toBe(false);
+      const fromProxy = RpcError.from(hostile);
+      expect([fromProxy.code, fromProxy.rawMessage]).toEqual([Code.Unknown, '[unprintable value]']);
+      expect(fromProxy.cause).toBe(hostile);
+      const getter = new Error('hidden');
+      Object.defineProperty(getter, 'message', { get: trap });
+      const fromGetter = RpcError.from(getter, Code.Internal);
+      expect([fromGetter.code, fromGetter.rawMessage]).toEqual([Code.Internal, '[object Error]']);
+    });
+
     it('returns an RpcError from another copy of the package as it is', async () => {
       const copy = await secondCopy();
       const foreign = new copy.RpcError(copy.Code.PermissionDenied, 'no');

@@ -50,7 +50,13 @@ export class RpcError extends Error {
   static override [Symbol.hasInstance](value: unknown): boolean {
     // Subclasses keep the ordinary prototype check; only the base class is matched by brand.
     if (this !== RpcError) return Function.prototype[Symbol.hasInstance].call(this, value);
-    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+    if (typeof value !== 'object' || value === null) return false;
+    try {
+      return (value as Record<symbol, unknown>)[BRAND] === true;
+    } catch {
+      // A thrown Proxy whose traps throw is no RpcError; `instanceof` must not throw out of an error path.
+      return false;
+    }
   }
 
   /**
@@ -60,12 +66,16 @@ export class RpcError extends Error {
    */
   static from(reason: unknown, fallback: Code = Code.Unknown): RpcError {
     if (reason instanceof RpcError) return reason;
-    if (reason instanceof Error) {
-      if (reason.name === 'TimeoutError')
-        return new RpcError(Code.DeadlineExceeded, reason.message, { cause: reason });
-      if (reason.name === 'AbortError')
-        return new RpcError(Code.Cancelled, reason.message, { cause: reason });
-      return new RpcError(fallback, reason.message, { cause: reason });
+    try {
+      if (reason instanceof Error) {
+        if (reason.name === 'TimeoutError')
+          return new RpcError(Code.DeadlineExceeded, reason.message, { cause: reason });
+        if (reason.name === 'AbortError')
+          return new RpcError(Code.Cancelled, reason.message, { cause: reason });
+        return new RpcError(fallback, reason.message, { cause: reason });
+      }
+    } catch {
+      // A Proxy whose traps throw, a `name` or `message` getter that throws: described below like any value.
     }
     return new RpcError(fallback, describe(reason), { cause: reason });
   }
@@ -79,11 +89,19 @@ export class RpcError extends Error {
   }
 }
 
-/** `String(value)`, or its tag when that throws (an object without a prototype, a throwing toString). */
+/**
+ * `String(value)`, or its tag when that throws (an object without a prototype, a throwing toString), or a
+ * fixed text when even the tag cannot be read (a Proxy whose traps throw). Never throws.
+ */
 function describe(value: unknown): string {
   try {
     return String(value);
   } catch {
+    // Falls through to the tag.
+  }
+  try {
     return Object.prototype.toString.call(value);
+  } catch {
+    return '[unprintable value]';
   }
 }

@@ -20,6 +20,8 @@ export class CallContext implements ServerContext {
   finished = false;
   /** Set when the server tracks the call among its connection's calls in flight. */
   tracked = false;
+  /** Set when the middleware chain reached the handler: a failure before it is answered as not run. */
+  handlerRan = false;
   /** The codec the call came in (and is answered) with. */
   codecId = 0;
   private controller: AbortController | undefined;

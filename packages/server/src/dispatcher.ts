@@ -209,6 +209,7 @@ export class Dispatcher {
     this.track(st, ctx);
     // Not an async function: a synchronous handler's answer costs no extra promise and await (issue #7).
     runChain(chain, ctx, () => {
+      ctx.handlerRan = true;
       let out: unknown;
       try {
         out = def.handler.call(def.target, ctx.args, ctx as never);
@@ -224,7 +225,7 @@ export class Dispatcher {
       return RESOLVED;
     }).then(
       () => this.succeed(st, codec, resolved, ctx, ctx.result),
-      (err: unknown) => this.fail(st, codec, ctx, err),
+      (err: unknown) => this.fail(st, codec, ctx, err, !ctx.handlerRan),
     );
   }
 
@@ -348,16 +349,26 @@ export class Dispatcher {
     }
   }
 
-  private fail(st: ConnState, codec: Codec, ctx: CallContext, reason: unknown): void {
+  /**
+   * Answers a call whose handler or middleware threw. Runs inside promise handlers, so it must not throw
+   * (an unhandled rejection ends the process): `instanceof RpcError` and `RpcError.from` never do, whatever
+   * was thrown, and a logger that throws is ignored. A call whose middleware failed before the handler was
+   * reached is marked not run (`:u`): a rate limit's or auth's refusal may be retried like a server's own.
+   */
+  private fail(st: ConnState, codec: Codec, ctx: CallContext, reason: unknown, beforeHandler = false): void {
     if (!this.settle(st, ctx)) return;
     let error: RpcError;
     if (reason instanceof RpcError) error = reason;
     else if (ctx.aborted !== undefined) error = ctx.aborted;
     else {
       error = RpcError.from(reason);
-      this.logger.error({ err: reason, service: ctx.service, method: ctx.method }, 'handler threw');
+      try {
+        this.logger.error({ err: reason, service: ctx.service, method: ctx.method }, 'handler threw');
+      } catch {
+        // The answer matters more than the log line.
+      }
     }
-    this.sendError(st, codec.id, ctx.requestId, error, ctx.responseMetadataIfAny);
+    this.sendError(st, codec.id, ctx.requestId, error, ctx.responseMetadataIfAny, beforeHandler);
   }
 
   private refuse(st: ConnState, frame: Frame, code: Code, message: string): void {

@@ -625,6 +625,95 @@ describe('answers that cannot go out as made, and odd throws', () => {
     expect(c.closes).toEqual([]);
   });
 
+  it('a thrown Proxy whose traps throw is answered Unknown, sync or async, with or without middleware, even by a logger that throws', async () => {
+    const trap = (): never => {
+      throw new Error('trap');
+    };
+    const hostile = (): object =>
+      new Proxy({}, { get: trap, getPrototypeOf: trap, has: trap, ownKeys: trap });
+    const logger = recordingLogger();
+    logger.error = () => {
+      throw new Error('logger down');
+    };
+    const { server, port } = await startServer({ logger });
+    server.addService(
+      {
+        sync(): never {
+          throw hostile();
+        },
+        async later(): Promise<never> {
+          throw hostile();
+        },
+      },
+      { name: 'Hostile' },
+    );
+    const c = await rawClient(port, cleanups);
+    const ask = (id: number, methodName: string): void =>
+      c.conn.send({
+        type: FrameType.Request,
+        codec: CodecId.Json,
+        id,
+        metadata: { [MetadataKey.Service]: 'Hostile', [MetadataKey.Method]: methodName },
+      });
+    ask(1, 'sync');
+    ask(2, 'later');
+    server.use((_ctx, next) => next());
+    ask(3, 'sync');
+    ask(4, 'later');
+    for (const id of [1, 2, 3, 4]) {
+      const r = await c.response(id);
+      expect([id, status(r), r.metadata[MetadataKey.Message]]).toEqual([
+        id,
+        Code.Unknown,
+        '[unprintable value]',
+      ]);
+    }
+    c.request(5, 'add', { a: 1, b: 2 });
+    expect(await c.result(5)).toBe(3);
+    expect(c.closes).toEqual([]);
+  });
+
+  it('a call failed by middleware before its handler ran is marked not run (:u = 1); one failed after it is not', async () => {
+    const { server, port } = await startServer();
+    server.use((ctx, next) => {
+      if (ctx.metadata['x-refuse'] === 'before')
+        throw new RpcError(Code.ResourceExhausted, 'rate limited', {
+          metadata: { [MetadataKey.RetryAfter]: '5' },
+        });
+      if (ctx.metadata['x-refuse'] === 'async-before')
+        return Promise.reject(new RpcError(Code.Unauthenticated, 'invalid credentials'));
+      return next().then(() => {
+        if (ctx.metadata['x-refuse'] === 'after') throw new RpcError(Code.Internal, 'after the handler');
+      });
+    });
+    const c = await rawClient(port, cleanups);
+    const ask = (id: number, methodName: string, refuse: string): void =>
+      c.conn.send({
+        type: FrameType.Request,
+        codec: CodecId.Json,
+        id,
+        metadata: { [MetadataKey.Service]: 'Test', [MetadataKey.Method]: methodName, 'x-refuse': refuse },
+        payload: new TextEncoder().encode('{"a":1,"b":2}'),
+      });
+    ask(1, 'add', 'before');
+    ask(2, 'add', 'async-before');
+    ask(3, 'add', 'after');
+    ask(4, 'throwPlain', 'none');
+    const answers = [];
+    for (const id of [1, 2, 3, 4]) {
+      const r = await c.response(id);
+      answers.push([status(r), r.metadata[MetadataKey.NotRun]]);
+    }
+    expect(answers).toEqual([
+      [Code.ResourceExhausted, '1'],
+      [Code.Unauthenticated, '1'],
+      [Code.Internal, undefined],
+      [Code.Unknown, undefined],
+    ]);
+    expect((await c.response(1)).metadata[MetadataKey.RetryAfter]).toBe('5');
+    expect(seen.calls).toBe(1); // only the call that failed after its handler ran `add`
+  });
+
   it('an RpcError thrown without a message (plain JS) is answered with its code and an empty message', async () => {
     const { server, port } = await startServer();
     server.addService(
