@@ -1,10 +1,10 @@
 import type { Registry, ServiceInstance } from '@mini-rpc/protocol';
 import { Code, RpcError } from '@mini-rpc/protocol';
 import { Etcd3 } from 'etcd3';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { useEtcd } from '../../../tooling/testing/use-etcd.js';
 import { ids, instance, waitFor } from '../test/wait-for.js';
-import { createEtcdRegistry } from './index.js';
+import { createEtcdRegistry, type RegistryLogger } from './index.js';
 
 const etcd = useEtcd();
 let rawClient: Etcd3 | undefined;
@@ -15,7 +15,9 @@ let prefixSeq = 0;
 let prefix = '';
 
 /** A registry on this file's etcd with the test's own prefix, closed after the test. */
-function registry(options: { ttlSeconds?: number; callTimeoutMs?: number } = {}): Registry {
+function registry(
+  options: { ttlSeconds?: number; callTimeoutMs?: number; logger?: RegistryLogger } = {},
+): Registry {
   const r = createEtcdRegistry({ endpoints: [`etcd://127.0.0.1:${etcd.clientPort}`], prefix, ...options });
   open.push(r);
   return r;
@@ -112,6 +114,46 @@ describe('createEtcdRegistry', () => {
     expect(await raw().getAll().prefix(`${prefix}/`).keys()).toEqual([`${prefix}/Other/a`]);
   });
 
+  it('a deregister or close during a move to another service leaves no key of either name behind', async () => {
+    const r = registry({ ttlSeconds: 30 });
+    await r.register(instance('Arith', 'a'));
+    const moving = r.register(instance('Other', 'a')).catch((e: unknown) => e);
+    await r.deregister(instance('Other', 'a'));
+    await moving;
+    expect(await raw().getAll().prefix(`${prefix}/`).keys()).toEqual([]);
+
+    const c = registry({ ttlSeconds: 30 });
+    await c.register(instance('Arith', 'b'));
+    const movingOnClose = c.register(instance('Other', 'b')).catch((e: unknown) => e);
+    await c.close();
+    await movingOnClose;
+    expect(await raw().getAll().prefix(`${prefix}/`).keys()).toEqual([]);
+  });
+
+  it('registers again, on a new lease, when its lease is revoked behind its back', async () => {
+    const messages: string[] = [];
+    const logger: RegistryLogger = {
+      info: (_details, message) => messages.push(message),
+      warn: (_details, message) => messages.push(message),
+    };
+    const r = registry({ ttlSeconds: 1, logger });
+    await r.register(instance('Arith', 'a'));
+    const seen = recorder();
+    registry().watch('Arith', seen.listener);
+    await waitFor(() => ids(seen.last()).join() === 'a', 2000, 'the watcher to see a');
+    const leaseOf = async () => (await raw().get(`${prefix}/Arith/a`).exec()).kvs[0]?.lease;
+    const lease = await leaseOf();
+    await raw().leaseClient.leaseRevoke({ ID: lease as string });
+    await waitFor(() => seen.last()?.length === 0, 1000, 'a to go with its lease');
+    // The next keepalive (every TTL/3) hears that the lease is gone.
+    const took = await waitFor(() => ids(seen.last()).join() === 'a', 2000, 'a to come back');
+    console.log(`lease revoked by someone else: registered again after ${took} ms`);
+    expect(await leaseOf()).not.toBe(lease);
+    expect(messages).toContain('etcd registry: lease lost, registering again');
+    await r.deregister(instance('Arith', 'a'));
+    await waitFor(() => seen.last()?.length === 0, 1000, 'a to go after deregister');
+  });
+
   it('handles many registrations at once, each on its own lease', async () => {
     const r = registry();
     const seen = recorder();
@@ -156,6 +198,83 @@ describe('createEtcdRegistry', () => {
     await waitFor(() => ids(seen.last()).join() === 'a,b', 1000, 'b');
   });
 
+  it('ignores, and logs, values whose id or name differ from their key, and huge ones', async () => {
+    const warnings: { key: unknown; message: string; size: number }[] = [];
+    const logger: RegistryLogger = {
+      info: () => undefined,
+      warn: (details, message) =>
+        warnings.push({ key: details.key, message, size: JSON.stringify(details).length }),
+    };
+    const r = registry({ logger });
+    await r.register(instance('Arith', 'a'));
+    // A copy of a under another key would list a twice; an instance of Other is not one of Arith's.
+    await raw()
+      .put(`${prefix}/Arith/copy-of-a`)
+      .value(JSON.stringify(instance('Arith', 'a')));
+    await raw()
+      .put(`${prefix}/Arith/o`)
+      .value(JSON.stringify(instance('Other', 'o')));
+    await raw()
+      .put(`${prefix}/Arith/huge`)
+      .value(`{"id":"${'x'.repeat(1_000_000)}`);
+    const bad = [`${prefix}/Arith/copy-of-a`, `${prefix}/Arith/huge`, `${prefix}/Arith/o`];
+    expect(ids(await r.discover('Arith'))).toEqual(['a']);
+    expect(warnings.map((w) => w.key).sort()).toEqual(bad);
+    const seen = recorder();
+    r.watch('Arith', seen.listener);
+    await waitFor(() => seen.lists.length === 1, 2000, 'first delivery');
+    expect(ids(seen.last())).toEqual(['a']);
+    await raw()
+      .put(`${prefix}/Arith/y`)
+      .value(JSON.stringify(instance('Arith', 'not-y')));
+    await r.register(instance('Arith', 'b'));
+    await waitFor(() => ids(seen.last()).join() === 'a,b', 1000, 'b');
+    expect(seen.lists.map((l) => ids(l).join())).toEqual(['a', 'a,b']);
+    expect(warnings.map((w) => w.key)).toContain(`${prefix}/Arith/y`);
+    // A log line names the key; it never carries the value.
+    expect(Math.max(...warnings.map((w) => w.size))).toBeLessThan(1000);
+  });
+
+  it('a throwing listener and onError do not disturb the watch; the error is rethrown on its own', async () => {
+    const messages: string[] = [];
+    const logger: RegistryLogger = {
+      info: () => undefined,
+      warn: (_details, message) => messages.push(message),
+    };
+    const rethrown: unknown[] = [];
+    // Catches the rethrow (an uncaught exception by design) instead of letting it fail the run.
+    const microtask = vi.spyOn(globalThis, 'queueMicrotask').mockImplementation((callback) => {
+      try {
+        callback();
+      } catch (error) {
+        rethrown.push(error);
+      }
+    });
+    try {
+      const r = registry({ logger });
+      await r.register(instance('Arith', 'a'));
+      const lists: string[] = [];
+      r.watch(
+        'Arith',
+        (list) => {
+          lists.push(ids(list).join());
+          if (lists.length === 1) throw new Error('listener bug');
+        },
+        (error) => {
+          throw new Error(`onError bug after ${error.message}`);
+        },
+      );
+      await waitFor(() => rethrown.length === 1, 2000, 'the onError error to be rethrown');
+      expect((rethrown[0] as Error).message).toBe('onError bug after listener bug');
+      await r.register(instance('Arith', 'b'));
+      await waitFor(() => lists.at(-1) === 'a,b', 1000, 'b');
+      expect(lists).toEqual(['a', 'a,b']);
+      expect(messages).toEqual([]);
+    } finally {
+      microtask.mockRestore();
+    }
+  });
+
   it('stops a watch: no delivery after stop() resolves', async () => {
     const r = registry();
     const seen = recorder();
@@ -178,6 +297,16 @@ describe('createEtcdRegistry', () => {
     expect([Code.Unavailable, Code.DeadlineExceeded]).toContain((error as RpcError).code);
     await expect(r.discover('Arith')).rejects.toBeInstanceOf(RpcError);
     expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('rejects a deregister without an instance id with InvalidArgument', async () => {
+    const r = registry();
+    await expect(r.deregister(null as unknown as ServiceInstance)).rejects.toMatchObject({
+      code: Code.InvalidArgument,
+    });
+    await expect(r.deregister({ name: 'Arith' } as ServiceInstance)).rejects.toMatchObject({
+      code: Code.InvalidArgument,
+    });
   });
 
   it('validates options, names and instances with InvalidArgument; refuses use after close', async () => {

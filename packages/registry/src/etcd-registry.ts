@@ -7,8 +7,14 @@ import { etcdError } from './etcd-error.js';
 import { createEtcdWatch } from './etcd-watch.js';
 import { createLeaseRegistration, type LeaseRegistration } from './lease-registration.js';
 import { parseEtcdUrl } from './parse-etcd-url.js';
-import { type RegistryLogger, silentLogger } from './registry-logger.js';
-import { byId, parseServiceInstance, toServiceInstance } from './service-instance.js';
+import { logIgnoredValue, type RegistryLogger, silentLogger } from './registry-logger.js';
+import {
+  byId,
+  checkServiceName,
+  instanceId,
+  parseStoredInstance,
+  toServiceInstance,
+} from './service-instance.js';
 
 /** Options of {@link createEtcdRegistry}. */
 export interface EtcdRegistryOptions {
@@ -39,6 +45,8 @@ class EtcdRegistry implements Registry {
   /** Registrations made through this object, by instance id. */
   private readonly registrations = new Map<string, LeaseRegistration>();
   private readonly watches = new Set<RegistryWatch>();
+  /** The last queued register/deregister of each id, see {@link EtcdRegistry.serial}. */
+  private readonly pending = new Map<string, Promise<void>>();
   private closing: Promise<void> | undefined;
 
   constructor(options: EtcdRegistryOptions) {
@@ -56,6 +64,16 @@ class EtcdRegistry implements Registry {
     this.assertOpen();
     const stored = toServiceInstance(instance);
     const key = this.key(stored.name, stored.id);
+    return this.serial(stored.id, () => this.put(stored, key));
+  }
+
+  async deregister(instance: ServiceInstance): Promise<void> {
+    return this.serial(instanceId(instance), () => this.remove(instance));
+  }
+
+  private async put(stored: ServiceInstance, key: string): Promise<void> {
+    // Queued behind another call of this id, it may start after close() began: refuse, as close() would.
+    this.assertOpen();
     const existing = this.registrations.get(stored.id);
     const registration =
       existing?.key === key
@@ -68,21 +86,14 @@ class EtcdRegistry implements Registry {
             // Retry sooner than the TTL, so that a lost registration is back before clients miss it for long.
             backoff: createBackoff(100, Math.min(2000, (this.ttlSeconds * 1000) / 2)),
           });
+    // A failed put leaves things as they were: a new registration's lease is revoked by put() itself, and a
+    // failed move to another service name leaves the old registration in place.
+    await registration.put(JSON.stringify(stored));
     this.registrations.set(stored.id, registration);
-    try {
-      await registration.put(JSON.stringify(stored));
-    } catch (error) {
-      // A failed move to another service name leaves the old registration in place.
-      if (registration !== existing && this.registrations.get(stored.id) === registration) {
-        if (existing) this.registrations.set(stored.id, existing);
-        else this.registrations.delete(stored.id);
-      }
-      throw error;
-    }
     if (existing && existing !== registration) await existing.stop();
   }
 
-  async deregister(instance: ServiceInstance): Promise<void> {
+  private async remove(instance: ServiceInstance): Promise<void> {
     const registration = this.registrations.get(instance.id);
     if (registration) {
       this.registrations.delete(instance.id);
@@ -90,8 +101,6 @@ class EtcdRegistry implements Registry {
     }
     if (this.closing) return;
     // Registered elsewhere (another process, a previous run): remove its key all the same.
-    if (typeof instance.id !== 'string' || instance.id === '')
-      throw new RpcError(Code.InvalidArgument, 'instance id must be a non-empty string');
     const key = this.key(instance.name, instance.id);
     try {
       await this.client.delete().key(key);
@@ -100,18 +109,38 @@ class EtcdRegistry implements Registry {
     }
   }
 
+  /**
+   * Runs `op` after every earlier register/deregister of the same id has settled: a register that moves an
+   * instance to another name, and a deregister or close that comes while it is in flight, then each see
+   * the other's result, and no lease is left behind (a deregister used to miss the old name's lease).
+   */
+  private serial(id: string, op: () => Promise<void>): Promise<void> {
+    const result = (this.pending.get(id) ?? Promise.resolve()).then(op);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.pending.set(id, tail);
+    void tail.then(() => {
+      if (this.pending.get(id) === tail) this.pending.delete(id);
+    });
+    return result;
+  }
+
   async discover(name: string): Promise<ServiceInstance[]> {
     this.assertOpen();
+    const keyPrefix = this.servicePrefix(name);
     let values: Record<string, string>;
     try {
-      values = await this.client.getAll().prefix(this.servicePrefix(name)).strings();
+      values = await this.client.getAll().prefix(keyPrefix).strings();
     } catch (error) {
       throw etcdError('discover', error);
     }
     const out: ServiceInstance[] = [];
-    for (const json of Object.values(values)) {
-      const instance = parseServiceInstance(json);
+    for (const [key, json] of Object.entries(values)) {
+      const instance = parseStoredInstance(json, name, key.slice(keyPrefix.length));
       if (instance) out.push(instance);
+      else logIgnoredValue(this.logger, key);
     }
     return out.sort(byId);
   }
@@ -120,6 +149,7 @@ class EtcdRegistry implements Registry {
     this.assertOpen();
     const inner = createEtcdWatch({
       client: this.client,
+      name,
       keyPrefix: this.servicePrefix(name),
       listener,
       onError,
@@ -143,13 +173,15 @@ class EtcdRegistry implements Registry {
   }
 
   private async shutdown(): Promise<void> {
-    const watches = [...this.watches];
+    const watchesStopped = Promise.allSettled([...this.watches].map((watch) => watch.stop()));
+    // Calls in flight finish first (each etcd call has its deadline); those queued behind them see `closing`.
+    await Promise.all(this.pending.values());
     const registrations = [...this.registrations.values()];
     this.registrations.clear();
-    const results = await Promise.allSettled([
-      ...watches.map((watch) => watch.stop()),
-      ...registrations.map((registration) => registration.stop()),
-    ]);
+    const results = [
+      ...(await watchesStopped),
+      ...(await Promise.allSettled(registrations.map((registration) => registration.stop()))),
+    ];
     for (const result of results)
       if (result.status === 'rejected')
         this.logger.warn(
@@ -161,9 +193,7 @@ class EtcdRegistry implements Registry {
   }
 
   private servicePrefix(name: string): string {
-    if (typeof name !== 'string' || name === '' || name.includes('/'))
-      throw new RpcError(Code.InvalidArgument, 'service name must be a non-empty string without "/"');
-    return `${this.prefix}/${name}/`;
+    return `${this.prefix}/${checkServiceName(name)}/`;
   }
 
   private key(name: string, id: string): string {

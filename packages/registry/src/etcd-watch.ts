@@ -3,13 +3,15 @@ import type { Etcd3, IWatchResponse, Watcher } from 'etcd3';
 import type { Backoff } from './backoff.js';
 import { deliver } from './deliver.js';
 import { etcdError } from './etcd-error.js';
-import type { RegistryLogger } from './registry-logger.js';
-import { byId, parseServiceInstance } from './service-instance.js';
+import { logIgnoredValue, type RegistryLogger } from './registry-logger.js';
+import { byId, parseStoredInstance } from './service-instance.js';
 
 /** What {@link createEtcdWatch} needs. */
 export interface EtcdWatchOptions {
   readonly client: Etcd3;
-  /** The key prefix of one service, ending in `/`. */
+  /** The service followed. */
+  readonly name: string;
+  /** The key prefix of that service, ending in `/`. */
   readonly keyPrefix: string;
   readonly listener: WatchListener;
   readonly onError: ((error: Error) => void) | undefined;
@@ -28,8 +30,9 @@ interface Stored {
 /**
  * Follows one service: lists the prefix, then watches from the list's revision + 1, keeping the instances
  * in a map and delivering the full list after every change. A watcher that etcd cancels (e.g. its resume
- * revision was compacted) or that cannot be created is rebuilt, list and watch, with backoff. While etcd is
- * unreachable nothing is delivered, so listeners keep the last list.
+ * revision was compacted) or that cannot be created is rebuilt, list and watch, with backoff; so is one that
+ * reconnects to an etcd that lost the history it had seen (fresh data dir). While etcd is unreachable
+ * nothing is delivered, so listeners keep the last list.
  */
 class EtcdWatch implements RegistryWatch {
   private readonly instances = new Map<string, Stored>();
@@ -41,6 +44,9 @@ class EtcdWatch implements RegistryWatch {
   /** What the listener got last; undefined before the first delivery. */
   private delivered: Map<string, Stored> | undefined;
   private connected = true;
+  /** The cluster and the newest revision this watch has heard of (listing, events), see `reconnected`. */
+  private clusterId = '';
+  private revision = 0n;
 
   constructor(private readonly options: EtcdWatchOptions) {
     void this.rebuild();
@@ -62,12 +68,15 @@ class EtcdWatch implements RegistryWatch {
     clearTimeout(timer);
   }
 
-  private async rebuild(): Promise<void> {
+  /** Lists and watches from there; `replaced` (a watcher that still runs) is cancelled once that is done. */
+  private async rebuild(replaced?: Watcher): Promise<void> {
     const round = ++this.round;
     const { client, keyPrefix } = this.options;
     try {
       const listing = await client.getAll().prefix(keyPrefix).exec();
       if (round !== this.round) return;
+      this.clusterId = listing.header.cluster_id;
+      this.revision = BigInt(listing.header.revision);
       this.instances.clear();
       for (const kv of listing.kvs) this.store(kv.key.toString(), kv.value.toString());
       this.deliver();
@@ -78,17 +87,23 @@ class EtcdWatch implements RegistryWatch {
         .watcher();
       watcher.on('error', (error) => this.failed(watcher, error));
       watcher.on('data', (response) => this.apply(watcher, response));
-      watcher.on('connected', () => this.reconnected(watcher));
+      watcher.on('connected', (response) => this.reconnected(watcher, response));
       watcher.on('disconnected', (error) => this.disconnected(watcher, error));
       this.watcher = watcher;
     } catch (error) {
       if (round !== this.round) return;
       this.retry(error);
+    } finally {
+      // Only now: cancelling the last watcher of etcd3's shared stream closes that stream, and a watcher
+      // attached while it closes would be lost with it.
+      replaced?.cancel().catch(() => undefined);
     }
   }
 
   private apply(watcher: Watcher, response: IWatchResponse): void {
-    if (watcher !== this.watcher || response.events.length === 0) return;
+    if (watcher !== this.watcher) return;
+    this.heard(response);
+    if (response.events.length === 0) return;
     for (const event of response.events) {
       const key = event.kv.key.toString();
       if (event.type === 'Put') this.store(key, event.kv.value.toString());
@@ -104,10 +119,30 @@ class EtcdWatch implements RegistryWatch {
     this.retry(error);
   }
 
-  private reconnected(watcher: Watcher): void {
+  private reconnected(watcher: Watcher, response: IWatchResponse): void {
     if (watcher !== this.watcher) return;
-    this.connected = true;
     this.options.backoff.reset();
+    if (this.connected) return;
+    this.connected = true;
+    const { cluster_id: clusterId, revision } = response.header;
+    if (clusterId === this.clusterId && BigInt(revision) >= this.revision) {
+      this.heard(response);
+      return;
+    }
+    // etcd3 resumed this watcher at our revision, but etcd is back without that history (a fresh data dir) or
+    // is another cluster: it would skip every change up to our revision, and instances that went with the
+    // old data would stay listed. List and watch again; the list goes out only if it changed.
+    this.options.logger.warn(
+      { prefix: this.options.keyPrefix, revision: this.revision.toString(), etcdRevision: revision },
+      'etcd registry: etcd is behind the revision this watch had seen (a fresh data dir?), listing and watching again',
+    );
+    void this.rebuild(this.detach());
+  }
+
+  /** Notes the newest revision etcd told of (a revision that went back is only handled in `reconnected`). */
+  private heard(response: IWatchResponse): void {
+    const revision = BigInt(response.header.revision);
+    if (revision > this.revision) this.revision = revision;
   }
 
   private disconnected(watcher: Watcher, error: Error): void {
@@ -136,11 +171,12 @@ class EtcdWatch implements RegistryWatch {
   }
 
   private store(key: string, json: string): void {
-    const instance = parseServiceInstance(json);
+    const { name, keyPrefix, logger } = this.options;
+    const instance = parseStoredInstance(json, name, key.slice(keyPrefix.length));
     if (instance) this.instances.set(key, { json, instance });
     else {
       this.instances.delete(key);
-      this.options.logger.warn({ key }, 'etcd registry: ignoring a value that is not a service instance');
+      logIgnoredValue(logger, key);
     }
   }
 

@@ -115,6 +115,23 @@ describe('createMemoryRegistry', () => {
     expect(await registry.discover('Arith')).toEqual([]);
   });
 
+  it('checks service names and deregister input as the etcd registry does (InvalidArgument)', async () => {
+    const registry = createMemoryRegistry();
+    const invalid = expect.objectContaining({ code: Code.InvalidArgument });
+    expect(() => registry.watch('A/B', () => undefined)).toThrow(invalid);
+    expect(() => registry.watch('', () => undefined)).toThrow(invalid);
+    await expect(registry.discover('A/B')).rejects.toMatchObject({ code: Code.InvalidArgument });
+    await expect(registry.discover(undefined as unknown as string)).rejects.toMatchObject({
+      code: Code.InvalidArgument,
+    });
+    await expect(registry.deregister(null as unknown as ServiceInstance)).rejects.toMatchObject({
+      code: Code.InvalidArgument,
+    });
+    await expect(registry.deregister({} as ServiceInstance)).rejects.toMatchObject({
+      code: Code.InvalidArgument,
+    });
+  });
+
   it('close() removes everything, ends watches and refuses further use', async () => {
     const registry = createMemoryRegistry();
     const { lists, listener } = recorder();

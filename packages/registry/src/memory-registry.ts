@@ -1,7 +1,7 @@
 import type { Registry, RegistryWatch, ServiceInstance, WatchListener } from '@mini-rpc/protocol';
 import { Code, RpcError } from '@mini-rpc/protocol';
 import { deliver } from './deliver.js';
-import { byId, toServiceInstance } from './service-instance.js';
+import { byId, checkServiceName, instanceId, toServiceInstance } from './service-instance.js';
 
 interface Entry {
   readonly instance: ServiceInstance;
@@ -34,19 +34,21 @@ class MemoryRegistry implements Registry {
   }
 
   async deregister(instance: ServiceInstance): Promise<void> {
-    const previous = this.entries.get(instance.id);
+    const id = instanceId(instance);
+    const previous = this.entries.get(id);
     if (!previous) return;
-    this.entries.delete(instance.id);
+    this.entries.delete(id);
     this.changed(previous.instance.name);
   }
 
   async discover(name: string): Promise<ServiceInstance[]> {
     this.assertOpen();
-    return this.list(name);
+    return this.list(checkServiceName(name));
   }
 
   watch(name: string, listener: WatchListener, onError?: (error: Error) => void): RegistryWatch {
     this.assertOpen();
+    checkServiceName(name);
     let stopped = false;
     let queued = false;
     const flush = (): void => {
@@ -100,7 +102,8 @@ class MemoryRegistry implements Registry {
  * Deliveries to watchers are coalesced per microtask: the first comes right after `watch()` returns, and
  * by the time `register()`/`deregister()` resolves, every watcher of that service has seen the new list.
  * Lists are ordered by id. After `close()`, `register`, `discover` and `watch` throw
- * `RpcError(FailedPrecondition)`; invalid instances make `register` reject with `RpcError(InvalidArgument)`.
+ * `RpcError(FailedPrecondition)`; invalid instances (`register`), service names (`discover`, `watch`) and
+ * a `deregister` without an id are `RpcError(InvalidArgument)`, as in the etcd registry.
  *
  * @example
  * ```ts

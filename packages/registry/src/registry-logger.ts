@@ -12,3 +12,8 @@ export const silentLogger: RegistryLogger = {
   info() {},
   warn() {},
 };
+
+/** Logs a value under a service's prefix that is not one of its instances; names the key, never the value. */
+export function logIgnoredValue(logger: RegistryLogger, key: string): void {
+  logger.warn({ key }, 'etcd registry: ignoring a value that is not a service instance');
+}

@@ -48,6 +48,21 @@ export function toServiceInstance(instance: ServiceInstance): ServiceInstance {
   return normalize(instance as unknown as Record<string, unknown>);
 }
 
+/** Returns `name` if it is a valid service name (non-empty, no `/`); throws `RpcError(InvalidArgument)` if not. */
+export function checkServiceName(name: string): string {
+  if (typeof name !== 'string' || name === '' || name.includes('/'))
+    throw new RpcError(Code.InvalidArgument, 'service name must be a non-empty string without "/"');
+  return name;
+}
+
+/** The id of the instance `deregister` was given; throws `RpcError(InvalidArgument)` when there is none. */
+export function instanceId(instance: ServiceInstance): string {
+  const id = typeof instance === 'object' && instance !== null ? instance.id : undefined;
+  if (typeof id !== 'string' || id === '')
+    throw new RpcError(Code.InvalidArgument, 'instance id must be a non-empty string');
+  return id;
+}
+
 /** Parses a stored instance (JSON); undefined when it is not valid JSON or not a valid instance. */
 export function parseServiceInstance(json: string): ServiceInstance | undefined {
   let value: unknown;
@@ -59,6 +74,15 @@ export function parseServiceInstance(json: string): ServiceInstance | undefined 
   if (typeof value !== 'object' || value === null) return undefined;
   const record = value as Record<string, unknown>;
   return invalidReason(record) === undefined ? normalize(record) : undefined;
+}
+
+/**
+ * Parses the value stored under `<prefix>/<name>/<id>`: undefined unless it is a valid instance with that
+ * very name and id (a copy under another key would list an instance twice, or in another service's list).
+ */
+export function parseStoredInstance(json: string, name: string, id: string): ServiceInstance | undefined {
+  const instance = parseServiceInstance(json);
+  return instance?.name === name && instance.id === id ? instance : undefined;
 }
 
 /** Orders instances by id, so that every registry delivers the same list in the same order. */

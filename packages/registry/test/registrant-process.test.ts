@@ -66,4 +66,25 @@ describe('registrant processes', () => {
       child.kill('SIGKILL');
     }
   });
+
+  it('one paused (SIGSTOP) for longer than its TTL registers again by itself once it resumes', async () => {
+    const ttlSeconds = 1;
+    const watcher = createEtcdRegistry({ endpoints: etcd.endpoint });
+    const lists: (readonly ServiceInstance[])[] = [];
+    watcher.watch('Crashy', (list) => lists.push(list));
+    const { child, out } = registrant('paused-1', ttlSeconds, 'idle');
+    const listed = () => ids(lists.at(-1)).includes('paused-1');
+    try {
+      await waitFor(() => out.text.includes('registered'), 5000, 'the child to register');
+      await waitFor(listed, 2000, 'the watcher to see the child');
+      child.kill('SIGSTOP');
+      await waitFor(() => !listed(), (ttlSeconds + 2) * 1000, 'the paused child’s lease to expire');
+      child.kill('SIGCONT');
+      const took = await waitFor(listed, 3000, 'the resumed child to register again');
+      console.log(`registrant paused past its TTL: back ${took} ms after it resumed`);
+    } finally {
+      child.kill('SIGKILL');
+      await watcher.close();
+    }
+  });
 });

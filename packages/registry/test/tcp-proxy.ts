@@ -6,17 +6,33 @@ export interface TcpProxy {
   /** Drops every open connection and every new one until `unblock()`. */
   block(): void;
   unblock(): void;
+  /**
+   * Stops forwarding, in both directions, on every open connection and every new one, without closing any:
+   * etcd as a client sees it when etcd is frozen (SIGSTOP) or the network silently drops packets.
+   */
+  freeze(): void;
+  /** From now on forwards to 127.0.0.1:`port` (connections already open stay with the old target). */
+  retarget(port: number): void;
   close(): Promise<void>;
 }
 
 /** Starts a {@link TcpProxy} on a free 127.0.0.1 port forwarding to 127.0.0.1:`targetPort`. */
-export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+export async function startTcpProxy(initialTargetPort: number): Promise<TcpProxy> {
+  let targetPort = initialTargetPort;
   const sockets = new Set<Socket>();
+  const pairs = new Set<[Socket, Socket]>();
   let blocked = false;
+  let frozen = false;
   const track = (socket: Socket): void => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
+  };
+  const halt = ([inbound, outbound]: [Socket, Socket]): void => {
+    inbound.unpipe(outbound);
+    outbound.unpipe(inbound);
+    inbound.pause();
+    outbound.pause();
   };
   const server = createServer((inbound) => {
     track(inbound);
@@ -24,10 +40,19 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       inbound.destroy();
       return;
     }
+    if (frozen) {
+      inbound.pause();
+      return;
+    }
     const outbound = connect(targetPort, '127.0.0.1');
     track(outbound);
+    const pair: [Socket, Socket] = [inbound, outbound];
+    pairs.add(pair);
     inbound.pipe(outbound).pipe(inbound);
-    inbound.on('close', () => outbound.destroy());
+    inbound.on('close', () => {
+      pairs.delete(pair);
+      outbound.destroy();
+    });
     outbound.on('close', () => inbound.destroy());
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -41,6 +66,13 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     },
     unblock() {
       blocked = false;
+    },
+    freeze() {
+      frozen = true;
+      for (const pair of pairs) halt(pair);
+    },
+    retarget(port) {
+      targetPort = port;
     },
     close() {
       blocked = true;
