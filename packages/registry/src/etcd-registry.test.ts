@@ -154,6 +154,34 @@ describe('createEtcdRegistry', () => {
     await waitFor(() => seen.last()?.length === 0, 1000, 'a to go after deregister');
   });
 
+  it('a logger that throws changes nothing: the lost lease is registered again, odd values are still ignored', async () => {
+    let calls = 0;
+    const logger: RegistryLogger = {
+      info: () => {
+        calls++;
+        throw new Error('log sink closed');
+      },
+      warn: () => {
+        calls++;
+        throw new Error('log sink closed');
+      },
+    };
+    const r = registry({ ttlSeconds: 1, logger });
+    await r.register(instance('Arith', 'a'));
+    const seen = recorder();
+    r.watch('Arith', seen.listener, seen.onError);
+    await waitFor(() => ids(seen.last()).join() === 'a', 2000, 'the watcher to see a');
+    await raw().put(`${prefix}/Arith/junk`).value('not json');
+    const leaseOf = async () => (await raw().get(`${prefix}/Arith/a`).exec()).kvs[0]?.lease;
+    const lease = await leaseOf();
+    await raw().leaseClient.leaseRevoke({ ID: lease as string });
+    await waitFor(() => seen.last()?.length === 0, 1000, 'a to go with its lease');
+    await waitFor(() => ids(seen.last()).join() === 'a', 2000, 'a to come back');
+    expect(await leaseOf()).not.toBe(lease);
+    expect(calls).toBeGreaterThanOrEqual(2); // the ignored value and the lost lease were logged (and threw)
+    expect(seen.errors).toEqual([]);
+  });
+
   it('handles many registrations at once, each on its own lease', async () => {
     const r = registry();
     const seen = recorder();

@@ -7,7 +7,7 @@ import { etcdError } from './etcd-error.js';
 import { createEtcdWatch } from './etcd-watch.js';
 import { createLeaseRegistration, type LeaseRegistration } from './lease-registration.js';
 import { parseEtcdUrl } from './parse-etcd-url.js';
-import { logIgnoredValue, type RegistryLogger, silentLogger } from './registry-logger.js';
+import { guardedLogger, logIgnoredValue, type RegistryLogger, silentLogger } from './registry-logger.js';
 import {
   byId,
   checkServiceName,
@@ -56,7 +56,7 @@ class EtcdRegistry implements Registry {
     this.ttlSeconds = positiveInteger('ttlSeconds', options.ttlSeconds ?? 10);
     this.callTimeoutMs = positiveInteger('callTimeoutMs', options.callTimeoutMs ?? 2000);
     this.prefix = (options.prefix ?? '/mini-rpc/services').replace(/\/+$/, '');
-    this.logger = options.logger ?? silentLogger;
+    this.logger = options.logger === undefined ? silentLogger : guardedLogger(options.logger);
     this.client = createEtcdClient(hosts, this.callTimeoutMs);
   }
 
