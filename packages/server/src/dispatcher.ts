@@ -352,7 +352,7 @@ export class Dispatcher {
   /**
    * Answers a call whose handler or middleware threw. Runs inside promise handlers, so it must not throw
    * (an unhandled rejection ends the process): `instanceof RpcError` and `RpcError.from` never do, whatever
-   * was thrown, and a logger that throws is ignored. A call whose middleware failed before the handler was
+   * was thrown, and the server's logger is guarded (`guardedLogger`). A call whose middleware failed before the handler was
    * reached is marked not run (`:u`): a rate limit's or auth's refusal may be retried like a server's own.
    */
   private fail(st: ConnState, codec: Codec, ctx: CallContext, reason: unknown, beforeHandler = false): void {
@@ -362,11 +362,7 @@ export class Dispatcher {
     else if (ctx.aborted !== undefined) error = ctx.aborted;
     else {
       error = RpcError.from(reason);
-      try {
-        this.logger.error({ err: reason, service: ctx.service, method: ctx.method }, 'handler threw');
-      } catch {
-        // The answer matters more than the log line.
-      }
+      this.logger.error({ err: reason, service: ctx.service, method: ctx.method }, 'handler threw');
     }
     this.sendError(st, codec.id, ctx.requestId, error, ctx.responseMetadataIfAny, beforeHandler);
   }

@@ -44,5 +44,24 @@ const write = (level: string) => (obj: object, msg: string) => {
 /** Default logger: warnings and errors to stderr, info dropped. */
 export const consoleLogger: Logger = { info: () => {}, warn: write('warn'), error: write('error') };
 
+/**
+ * `logger` with each call guarded. The server logs from socket events, timers and promise handlers, where a
+ * logger that throws (a closed stream, a bug in a custom one) would skip the bookkeeping after the line (a
+ * closed connection's calls never released, a graceful close that never ends) or end the process. A line
+ * that cannot be written is dropped instead.
+ */
+export function guardedLogger(logger: Logger): Logger {
+  const guard =
+    (level: keyof Logger) =>
+    (obj: object, msg: string): void => {
+      try {
+        logger[level](obj, msg);
+      } catch {
+        // Dropped: see above.
+      }
+    };
+  return { info: guard('info'), warn: guard('warn'), error: guard('error') };
+}
+
 /** A logger that drops everything (tests, benchmarks). */
 export const silentLogger: Logger = { info: () => {}, warn: () => {}, error: () => {} };

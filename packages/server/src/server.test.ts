@@ -714,6 +714,41 @@ describe('answers that cannot go out as made, and odd throws', () => {
     expect(seen.calls).toBe(1); // only the call that failed after its handler ran `add`
   });
 
+  it('a logger that throws loses its lines, nothing else: refusals and deadlines are answered, a reset connection releases its calls, close() ends', async () => {
+    let lines = 0;
+    const broken = (): never => {
+      lines++;
+      throw new Error('log sink closed');
+    };
+    const { server, port } = await startServer({ logger: { info: broken, warn: broken, error: broken } });
+    const c = await rawClient(port, cleanups);
+    c.request(1, 'nope');
+    expect(status(await c.response(1))).toBe(Code.NotFound);
+    c.request(2, 'hang', undefined, { [MetadataKey.Timeout]: '30' });
+    expect(status(await c.response(2))).toBe(Code.DeadlineExceeded);
+    c.request(3, 'throwPlain');
+    expect(status(await c.response(3))).toBe(Code.Unknown);
+    // A reset with a call running: the server logs "connection lost with calls running", then must release it.
+    const socket = netConnect({ host: '127.0.0.1', port });
+    socket.on('error', () => {});
+    await new Promise<void>((r) => socket.once('connect', () => r()));
+    socket.write(
+      encodeFrame({
+        type: FrameType.Request,
+        codec: CodecId.Json,
+        id: 1,
+        metadata: { [MetadataKey.Service]: 'Test', [MetadataKey.Method]: 'parked' },
+      }),
+    );
+    await waitFor(() => server.inFlight === 1, 3_000, 'handler running');
+    socket.resetAndDestroy();
+    await waitFor(() => server.inFlight === 0 && server.connections === 1, 3_000, 'the reset call released');
+    expect(lines).toBeGreaterThanOrEqual(4);
+    c.request(4, 'add', { a: 1, b: 2 });
+    expect(await c.result(4)).toBe(3);
+    await server.close({ graceMs: 200 });
+  });
+
   it('an RpcError thrown without a message (plain JS) is answered with its code and an empty message', async () => {
     const { server, port } = await startServer();
     server.addService(

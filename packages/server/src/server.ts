@@ -16,7 +16,7 @@ import { createConnection, listen } from '@mini-rpc/transport';
 import type { ConnState } from './dispatcher.js';
 import { Dispatcher } from './dispatcher.js';
 import type { Logger } from './logger.js';
-import { consoleLogger } from './logger.js';
+import { consoleLogger, guardedLogger } from './logger.js';
 import type { AddServiceOptions, ServiceDefinition } from './service-definition.js';
 import { defineService } from './service-definition.js';
 
@@ -118,7 +118,7 @@ class RpcServer implements Server {
 
   constructor(options: ServerOptions) {
     this.options = options;
-    this.logger = options.logger ?? consoleLogger;
+    this.logger = options.logger === undefined ? consoleLogger : guardedLogger(options.logger);
     this.dispatcher = new Dispatcher(
       this.logger,
       options.codecs ?? [jsonCodec, msgpackCodec],
