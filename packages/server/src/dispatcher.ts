@@ -15,6 +15,9 @@ import { runChain } from './chain.js';
 import type { Logger } from './logger.js';
 import type { MethodDefinition, ServiceDefinition } from './service-definition.js';
 
+/** A `:t` that is 0 written in digits (the deadline has passed), as opposed to an empty or blank one. */
+const ALL_ZEROS = /^0+$/;
+
 /** What the server keeps per connection. */
 export interface ConnState {
   readonly conn: Connection;
@@ -171,7 +174,8 @@ export class Dispatcher {
     let deadline: number | undefined;
     if (t !== undefined) {
       const ms = Number(t);
-      if (!(ms >= 0)) {
+      // Number('') and Number(' ') are 0 too: only digits may say that the deadline has passed.
+      if (!(ms >= 0) || (ms === 0 && !ALL_ZEROS.test(t))) {
         this.refuse(st, frame, Code.InvalidArgument, `invalid timeout '${t}'`);
         return;
       }

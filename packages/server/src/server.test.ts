@@ -257,6 +257,14 @@ describe('dispatch', () => {
     const r2 = await c.response(2);
     expect(status(r2)).toBe(Code.InvalidArgument);
     expect(r2.metadata[MetadataKey.Message]).toBe("invalid timeout 'soon'");
+    c.request(3, 'add', { a: 1, b: 1 }, { [MetadataKey.Timeout]: '' });
+    c.request(4, 'add', { a: 1, b: 1 }, { [MetadataKey.Timeout]: ' ' });
+    c.request(5, 'add', { a: 1, b: 1 }, { [MetadataKey.Timeout]: '00' });
+    expect([status(await c.response(3)), status(await c.response(4)), status(await c.response(5))]).toEqual([
+      Code.InvalidArgument,
+      Code.InvalidArgument,
+      Code.DeadlineExceeded,
+    ]);
     expect(seen.calls).toBe(0);
   });
 

@@ -125,6 +125,31 @@ describe('defineService', () => {
     expect(() => defineService(new Reflected())).toThrow(TypeError);
   });
 
+  it('throws TypeError for a @method() on a name that is never exposed, rather than exposing every other method', () => {
+    @service('OnlyToString')
+    class OnlyToString {
+      @method()
+      toString(): string {
+        return 'the only marked method';
+      }
+      wipe(): string {
+        return 'must not be exposed by default';
+      }
+    }
+    @service('Underscored')
+    class Underscored {
+      @method()
+      _secret(): string {
+        return 'private by name';
+      }
+      wipe(): string {
+        return 'must not be exposed by default';
+      }
+    }
+    expect(() => defineService(new OnlyToString())).toThrow(/@method\(\) on toString cannot be exposed/);
+    expect(() => defineService(new Underscored())).toThrow(/@method\(\) on _secret cannot be exposed/);
+  });
+
   it('throws TypeError when there is nothing to expose', () => {
     expect(() => defineService({}, { name: 'Empty' })).toThrow('addService: service Empty has no methods');
     expect(() => defineService({ _only: () => 1, n: 1 }, { name: 'Hidden' })).toThrow(/has no methods/);

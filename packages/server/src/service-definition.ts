@@ -39,10 +39,19 @@ function collectMethods(impl: object): Map<string, Handler> {
   // Own properties first (plain objects), then the prototype chain (class instances), stopping at Object.
   for (let o: object | null = impl; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
     for (const key of Object.getOwnPropertyNames(o)) {
-      if (key === 'constructor' || key.startsWith('_') || OBJECT_PROTO_KEYS.has(key) || found.has(key))
-        continue;
+      if (key === 'constructor' || found.has(key)) continue;
       const desc = Object.getOwnPropertyDescriptor(o, key);
-      if (desc !== undefined && typeof desc.value === 'function') found.set(key, desc.value as Handler);
+      if (desc === undefined || typeof desc.value !== 'function') continue;
+      if (key.startsWith('_') || OBJECT_PROTO_KEYS.has(key)) {
+        // Never exposed. A @method() on one is a mistake to report: left out silently, it could leave the
+        // class without any marked method, and then every public method would be exposed instead.
+        if (decoratedMethod(desc.value as Handler) !== undefined)
+          throw new TypeError(
+            `addService: @method() on ${key} cannot be exposed (names starting with _ and those of Object.prototype never are)`,
+          );
+        continue;
+      }
+      found.set(key, desc.value as Handler);
     }
   }
   return found;
