@@ -40,7 +40,7 @@ export function codeFrom(err: unknown): Code {
 export function codeOf(err: unknown, ctx: ServerContext): Code {
   if (isKnownError(err, ctx)) return codeFrom(err);
   if ((ctx.state as Record<symbol, unknown>)[RECOVERED] === true) return Code.Internal;
-  // Without recovery the server converts with RpcError.from (DESIGN.md §4).
+  // Without recovery the server converts with RpcError.from (packages/server/README.md, Errors).
   return codeFrom(err);
 }
 

@@ -22,8 +22,8 @@ export interface MetricsOptions {
  * `mini_rpc_server_in_flight{service}` (gauge).
  *
  * The metric objects are created once per registry (a second `metrics()` on the same registry shares them)
- * and the label children of each service/method are cached, so a call costs two clock reads and three
- * prom-client updates. Serve them with {@link serveMetrics}.
+ * and the counts of each service/method are kept in plain numbers, handed to prom-client when the registry is
+ * scraped, so a call costs two clock reads and a few array updates. Serve them with {@link serveMetrics}.
  *
  * @throws TypeError when a metric name is already registered as another kind of metric; RangeError for
  * buckets that are not finite and strictly increasing.

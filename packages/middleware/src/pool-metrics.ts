@@ -52,7 +52,7 @@ const FIELDS: readonly (readonly [keyof PoolStats, string, string])[] = [
  * @throws TypeError when a metric name is already registered as another kind of metric.
  * @example
  * ```ts
- * const source = poolMetrics({ registry, pool: 'users', stats: () => client.poolStats() });
+ * const source = poolMetrics({ registry, pool: 'users', stats: () => client.stats() });
  * // on shutdown
  * source.close();
  * ```

@@ -3,7 +3,7 @@ import { ConsecutiveBreaker, circuitBreaker, ExponentialBackoff, handleWhen, noo
 import { Etcd3, isRecoverableError } from 'etcd3';
 
 /**
- * Creates the etcd3 client of one registry, tuned so that an outage is survived and left quickly (ETCD.md):
+ * Creates the etcd3 client of one registry, tuned so that an outage is survived and left quickly (README, "Failure behaviour"):
  * - every unary call gets a deadline of `callTimeoutMs` (etcd3's `dialTimeout` bounds nothing, and a call
  *   to a frozen etcd would otherwise hang);
  * - each member's circuit breaker opens after 3 consecutive failures and lets a probe through after

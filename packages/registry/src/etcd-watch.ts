@@ -163,7 +163,10 @@ class EtcdWatch implements RegistryWatch {
     this.timer.unref();
   }
 
-  /** Forgets the current watcher; its handlers stay attached but ignore it (incl. 'error', see ETCD.md). */
+  /**
+   * Forgets the current watcher; its handlers stay attached but ignore it. The 'error' listener must stay:
+   * etcd3 may still emit 'error' on it (a cancelled watcher), and an 'error' nobody listens to ends the process.
+   */
   private detach(): Watcher | undefined {
     const watcher = this.watcher;
     this.watcher = undefined;

@@ -45,7 +45,7 @@ export interface CircuitBreaker extends Breaker {
 }
 
 /**
- * Creates a circuit breaker (our own state machine, DESIGN.md §6).
+ * Creates a circuit breaker (our own state machine, docs/resilience.md §3).
  *
  * - closed → open after `consecutiveFailures` failures in a row, or when at least `minimumCalls` calls in
  *   the rolling window failed at a rate ≥ `failureRateThreshold`;

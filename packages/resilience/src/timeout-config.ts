@@ -3,7 +3,7 @@ import { assertMs } from './validate.js';
 /**
  * The timeouts of a client, in milliseconds. `Infinity` switches one off.
  *
- * Each one bounds a different wait, so that no wait is unbounded (DESIGN.md §6, "no call waits forever"):
+ * Each one bounds a different wait, so that no wait is unbounded ("no call waits forever", docs/resilience.md §5):
  * - `connectMs`: opening a connection (TCP + TLS handshake). The client marks the instance Unavailable.
  * - `readMs`: silence on a connection that has calls in flight (no byte, not even a heartbeat) before the
  *   connection is declared dead and its calls fail with Unavailable.

@@ -413,7 +413,7 @@ class FramedConnection implements Connection {
 
   private receive(frame: Frame): void {
     // A frame of the chunk that closed the connection (a duplicate id, say) must not run: the peer sees the
-    // connection fail and cannot know that later calls of the same chunk did (docs/protocol.md §6.1).
+    // connection fail and cannot know that later calls of the same chunk did (docs/protocol.md §6).
     if (this.closed || frame.type === FrameType.Heartbeat) return;
     this.handlers.onFrame(frame, this);
   }
