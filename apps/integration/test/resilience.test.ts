@@ -1,3 +1,4 @@
+import { connect as netConnect } from 'node:net';
 import { roundRobin } from '@mini-rpc/balancer';
 import { createClient } from '@mini-rpc/client';
 import { rateLimit } from '@mini-rpc/middleware';
@@ -326,5 +327,35 @@ describe('resilience with three instances', () => {
     expect(servedBy.filter((s) => s === 'limited')).toHaveLength(1);
     expect(charged).toHaveLength(4);
     expect(new Set(charged.map((c) => c.split(':')[1])).size).toBe(4);
+  });
+
+  it('a non-idempotent call sent to an instance at its connection limit is retried on another (the refusal says no call ran)', async () => {
+    const registry = createMemoryRegistry();
+    const ran: string[] = [];
+    const start = async (name: string, maxConnections: number): Promise<Server> => {
+      const server = createServer({ logger: silentLogger, registry, maxConnections });
+      server.addService({ charge: (n: number) => ran.push(`${name}:${n}`) && name }, { name: 'Pay' });
+      await server.listen();
+      cleanups.push(() => server.close({ graceMs: 200 }));
+      return server;
+    };
+    const full = await start('full', 1);
+    await start('open', 100);
+    cleanups.push(() => registry.close());
+    // Another peer holds the full instance's only connection.
+    const holder = netConnect({ host: '127.0.0.1', port: full.port as number });
+    holder.on('error', () => {});
+    cleanups.push(() => holder.destroy());
+    await waitFor(() => full.connections === 1, 3_000, 'the holder to be accepted');
+    const client = createClient({
+      registry,
+      balancer: roundRobin(),
+      retry: createRetryPolicy({ maxRetries: 2, initialDelayMs: 1, maxDelayMs: 5 }),
+    });
+    cleanups.push(() => client.close());
+    const servedBy = [];
+    for (let n = 0; n < 4; n++) servedBy.push(await client.call<string>('Pay', 'charge', n));
+    expect(servedBy).toEqual(['open', 'open', 'open', 'open']);
+    expect(ran).toEqual(['open:0', 'open:1', 'open:2', 'open:3']);
   });
 });

@@ -90,7 +90,7 @@ describe('listen', () => {
     await waitFor(() => listener.connections === 1, 3_000, 'one connection');
   });
 
-  it('beyond maxConnections, the extra connection gets GoAway(ResourceExhausted) and is closed', async () => {
+  it('beyond maxConnections, the extra connection gets GoAway(Unavailable, id 0: no call ran) and is closed', async () => {
     const { listener, accepted } = await framedListener(1);
     const first = await client(listener);
     await waitFor(() => accepted.length === 1, 3_000, 'first accepted');
@@ -98,7 +98,8 @@ describe('listen', () => {
     await waitFor(() => extra.closes.length > 0, 3_000, 'the extra connection to close');
     expect(extra.frames).toHaveLength(1);
     expect(extra.frames[0]?.type).toBe(FrameType.GoAway);
-    expect(extra.frames[0]?.metadata[MetadataKey.Status]).toBe(String(Code.ResourceExhausted));
+    expect(extra.frames[0]?.metadata[MetadataKey.Status]).toBe(String(Code.Unavailable));
+    expect(extra.frames[0]?.id).toBe(0);
     expect(extra.frames[0]?.metadata[MetadataKey.Message]).toBe('too many connections (limit 1)');
     expect(accepted).toHaveLength(1);
     expect(listener.connections).toBe(1);
@@ -116,7 +117,7 @@ describe('listen', () => {
     await waitFor(() => accepted.length === 1, 3_000, 'first accepted');
     const peer = await stubbornPeer(listener.port);
     await waitFor(() => peer.state.frames.length === 1, 3_000, 'the GoAway');
-    expect(peer.state.frames[0]?.metadata[MetadataKey.Status]).toBe(String(Code.ResourceExhausted));
+    expect(peer.state.frames[0]?.metadata[MetadataKey.Status]).toBe(String(Code.Unavailable));
     const waited = await waitFor(() => peerDropped(peer), 3_000, 'the refused socket to be destroyed');
     expect(waited).toBeGreaterThanOrEqual(800);
     expect(listener.connections).toBe(1);

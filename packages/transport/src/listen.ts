@@ -63,12 +63,15 @@ export function listen(options: ListenOptions): Promise<Listener> {
   const accept = (socket: Socket): void => {
     if (options.tls !== undefined) handshaking.delete(peerKey(socket));
     if (open >= max) {
+      // An ordinary GoAway (docs/protocol.md §3.5) that accepted no call (id 0): the peer fails whatever it
+      // sent here as not run and may retry it elsewhere. The form of a protocol error (ResourceExhausted,
+      // §6) would say nothing about which calls ran, so a client could retry none that was not idempotent.
       const goAway = encodeFrame({
         type: FrameType.GoAway,
         codec: 0,
         id: 0,
         metadata: {
-          [MetadataKey.Status]: String(Code.ResourceExhausted),
+          [MetadataKey.Status]: String(Code.Unavailable),
           [MetadataKey.Message]: `too many connections (limit ${max})`,
         },
       });
