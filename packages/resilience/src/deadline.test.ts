@@ -27,12 +27,12 @@ describe('deadlineFrom / remaining', () => {
 
 describe('resolveTimeouts', () => {
   it('fills missing fields from the documented defaults', () => {
-    expect(DEFAULT_TIMEOUTS).toEqual({ connectMs: 5_000, readMs: 15_000, writeMs: 10_000, callMs: 10_000 });
+    expect(DEFAULT_TIMEOUTS).toEqual({ connectMs: 3_000, readMs: 15_000, writeMs: 15_000, callMs: 30_000 });
     expect(Object.isFrozen(DEFAULT_TIMEOUTS)).toBe(true);
     expect(resolveTimeouts({ callMs: 2_000, readMs: Number.POSITIVE_INFINITY })).toEqual({
-      connectMs: 5_000,
+      connectMs: 3_000,
       readMs: Number.POSITIVE_INFINITY,
-      writeMs: 10_000,
+      writeMs: 15_000,
       callMs: 2_000,
     });
     expect(resolveTimeouts()).toEqual(DEFAULT_TIMEOUTS);

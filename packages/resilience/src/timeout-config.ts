@@ -19,18 +19,19 @@ export interface TimeoutConfig {
 }
 
 /**
- * The default {@link TimeoutConfig}: connect 5 s, read 15 s, write 10 s, call 10 s.
+ * The default {@link TimeoutConfig}: connect 3 s, read 15 s, write 15 s, call 30 s — the defaults of
+ * `@mini-rpc/client` and `@mini-rpc/transport`, so that one set of numbers describes a mini-rpc client.
  *
- * Why: 5 s lets a lost SYN be sent again twice (Linux retransmits after 1 s and 3 s) yet still fails over
- * to another instance quickly; 15 s of silence is several missed heartbeats; 10 s of blocked writes means
- * the peer stopped reading; 10 s per call keeps a forgotten deadline from holding resources forever while
- * being far above any healthy call. See docs/resilience.md.
+ * Why: 3 s lets a lost SYN be sent again once (Linux retransmits after 1 s, then 3 s later) and then fails
+ * over to another instance; 15 s of silence is three missed heartbeats (every 5 s); 15 s of blocked writes
+ * means the peer stopped reading; 30 s per call keeps a forgotten deadline from holding resources forever
+ * while being far above any healthy call. See docs/resilience.md.
  */
 export const DEFAULT_TIMEOUTS: TimeoutConfig = Object.freeze({
-  connectMs: 5_000,
+  connectMs: 3_000,
   readMs: 15_000,
-  writeMs: 10_000,
-  callMs: 10_000,
+  writeMs: 15_000,
+  callMs: 30_000,
 });
 
 /**
