@@ -23,8 +23,9 @@ export function acquireSlot(
   signal: AbortSignal | undefined,
   closing: AbortSignal,
 ): (() => void) | Promise<() => void> {
-  // No deadline to add, or a call already cancelled: the limiter refuses it as it sees fit.
-  if (deadline === undefined || !Number.isFinite(deadline) || signal?.aborted) return limiter.acquire(signal);
+  // A call already cancelled: the limiter refuses it as it sees fit. A call without a deadline still gets a
+  // signal of ours: close() must end its wait too (atDeadline arms no timer for an infinite deadline).
+  if (signal?.aborted) return limiter.acquire(signal);
   const controller = spare ?? new AbortController();
   spare = undefined;
   let slot: (() => void) | Promise<() => void>;
@@ -62,7 +63,7 @@ export function acquireSlot(
   // A settled promise's reaction runs before this: only a call still queued arms its timer and listeners.
   queueMicrotask(() => {
     if (!waiting) return;
-    stopTimer = atDeadline(deadline, () =>
+    stopTimer = atDeadline(deadline ?? Number.POSITIVE_INFINITY, () =>
       controller.abort(new RpcError(Code.DeadlineExceeded, 'deadline exceeded waiting for a bulkhead slot')),
     );
     signal?.addEventListener('abort', forward, { once: true });

@@ -138,6 +138,15 @@ export class ClientConnection {
       const status = md[MetadataKey.Status];
       if (status !== undefined && status !== '0') {
         call.reject(errorFromMetadata(status, md));
+      } else if (frame.codec !== call.responseCodec.id) {
+        // docs/protocol.md §3.1: the answer comes in the request's codec. Bytes of another codec may well
+        // decode (JSON `3` is MessagePack 51): a wrong result, silently, unless refused here.
+        call.reject(
+          new RpcError(
+            Code.Internal,
+            `response in codec ${frame.codec}, the request was sent in codec ${call.responseCodec.id}`,
+          ),
+        );
       } else {
         let value: unknown;
         try {

@@ -1,5 +1,6 @@
 import type { Balancer } from '@mini-rpc/protocol';
 import { Code, RpcError } from '@mini-rpc/protocol';
+import { atDeadline } from './wait-list.js';
 
 /** A round-robin picker used when no balancer is given. */
 export const defaultBalancer = (): Balancer => {
@@ -16,18 +17,18 @@ export const defaultBalancer = (): Balancer => {
 
 /**
  * Waits `ms`, or rejects with the abort reason when `signal` or `closing` (the client's, aborted by
- * `close()`) aborts first.
+ * `close()`) aborts first. A wait over 2^31 − 1 ms is waited in steps (`setTimeout` would end it after 1 ms).
  */
 export const sleep = (ms: number, signal: AbortSignal | undefined, closing?: AbortSignal): Promise<void> =>
   new Promise((resolve, reject) => {
-    if (ms <= 0) return resolve();
-    const timer = setTimeout(() => {
+    if (!(ms > 0)) return resolve();
+    const stopTimer = atDeadline(Date.now() + ms, () => {
       signal?.removeEventListener('abort', onAbort);
       closing?.removeEventListener('abort', onClose);
       resolve();
-    }, ms);
+    });
     const stop = (reason: unknown): void => {
-      clearTimeout(timer);
+      stopTimer();
       signal?.removeEventListener('abort', onAbort);
       closing?.removeEventListener('abort', onClose);
       reject(RpcError.from(reason, Code.Cancelled));
@@ -39,12 +40,23 @@ export const sleep = (ms: number, signal: AbortSignal | undefined, closing?: Abo
   });
 
 /**
- * Reports an error thrown by a user's listener (a circuit breaker's `stateChange`) as a process warning:
- * it must not replace the outcome of the call that triggered it, and the client has no logger to tell.
+ * Reports an error thrown by a user's listener (a circuit breaker's `stateChange`, a balancer's
+ * `onStart`/`onEnd`, a bulkhead's release) as a process warning: it must not replace the outcome of the
+ * call that triggered it, nor skip the bookkeeping after it, and the client has no logger to tell.
  */
 export const reportListenerError = (error: unknown): void => {
-  const message = error instanceof Error ? error.message : String(error);
-  const warning = new Error(`mini-rpc client: a listener threw: ${message}`, { cause: error });
-  warning.name = 'MiniRpcListenerWarning';
+  let message: string;
+  try {
+    message = error instanceof Error ? error.message : String(error);
+  } catch {
+    message = Object.prototype.toString.call(error);
+  }
+  reportWarning(`a listener threw: ${message}`, 'MiniRpcListenerWarning', error);
+};
+
+/** Emits a process warning named `name`: `mini-rpc client: <message>`. */
+export const reportWarning = (message: string, name: string, cause?: unknown): void => {
+  const warning = new Error(`mini-rpc client: ${message}`, cause === undefined ? undefined : { cause });
+  warning.name = name;
   process.emitWarning(warning);
 };

@@ -13,11 +13,17 @@ import type { CallOptions } from './call-options.js';
 import type { PoolOptions, PoolStats } from './pool.js';
 import type { ServiceProxy } from './service-proxy.js';
 
-/** Options of {@link createClient}. Give `address` (one server) or `registry` (discovery). */
+/**
+ * Options of {@link createClient}. Give `address` (one server) or `registry` (discovery). A numeric option
+ * out of its range (NaN, a negative or zero time, a timer delay over 2^31 − 1 ms) is a TypeError.
+ */
 export interface ClientOptions {
   /** One server, `host:port` or `{ host, port }`. */
   address?: string | { host: string; port: number };
-  /** Discover instances by service name here. */
+  /**
+   * Discover instances by service name here. A repeated id counts once; an entry without an id, a host or
+   * a port in 1…65535 is left out with a process warning.
+   */
   registry?: Registry;
   /** Picks an instance per call in discovery mode. Default: round robin. */
   balancer?: Balancer;
@@ -49,7 +55,7 @@ export interface ClientOptions {
 
 /** A mini-rpc client. */
 export interface Client {
-  /** Calls `service.method(args)` and resolves with its result; rejects with RpcError. */
+  /** Calls `service.method(args)` and resolves with its result; rejects with RpcError, never throws. */
   call<TRes = unknown>(service: string, method: string, args?: unknown, options?: CallOptions): Promise<TRes>;
   /** Starts a call and returns at once; await `call.done`, or read `settled`/`result`/`error` later. */
   go<TRes = unknown>(service: string, method: string, args?: unknown, options?: CallOptions): Call<TRes>;
@@ -59,7 +65,8 @@ export interface Client {
   stats(): PoolStats;
   /**
    * Closes every connection and stops watching the registry; calls still pending (waiting included) fail
-   * with Unavailable, and nothing reopens a watch or a connection after it.
+   * with Unavailable at once, and nothing reopens a watch or a connection after it. Resolves once every
+   * watch has stopped; a second call returns the same promise.
    */
   close(): Promise<void>;
 }

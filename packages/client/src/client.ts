@@ -15,6 +15,7 @@ import { acquireSlot } from './acquire-slot.js';
 import type { Call } from './call.js';
 import { createCall } from './call.js';
 import type { CallOptions } from './call-options.js';
+import { checkClientOptions } from './check-options.js';
 import type { ClientConnection } from './client-connection.js';
 import { defaultBalancer, reportListenerError, sleep } from './client-helpers.js';
 import type { Client, ClientOptions } from './client-options.js';
@@ -25,6 +26,7 @@ import type { PoolHooks, PoolStats } from './pool.js';
 import { ConnectionPool } from './pool.js';
 import { ServiceDirectory } from './service-directory.js';
 import type { ServiceProxy } from './service-proxy.js';
+import { NOT_PROXIED } from './service-proxy.js';
 import { isUnprocessed, markUnprocessed } from './unprocessed.js';
 
 const clientClosed = (): RpcError => new RpcError(Code.Unavailable, 'client closed');
@@ -63,6 +65,10 @@ class RpcClient implements Client {
   private readonly addressUsers = new Map<string, Set<string>>();
   private nextId = 0;
   private closed = false;
+  /** What `close()` returns, to every caller: set by the first. */
+  private closedPromise: Promise<void> | undefined;
+  /** Interceptors may change `call.metadata`: it is checked again before it is sent. */
+  private readonly recheckMetadata: boolean;
   /** Aborted by `close()`: wakes calls sleeping before a retry (each adds a listener while it sleeps). */
   private readonly closing = unlimitedListeners(new AbortController());
   private readonly poolOf = new WeakMap<ServiceInstance, ConnectionPool>();
@@ -70,6 +76,8 @@ class RpcClient implements Client {
   private readonly fast: ConnectionPool | undefined;
   /** Every open connection, drained pools' included, so their pending calls still time out. */
   private readonly live = new Set<ClientConnection>();
+  /** `created` and `reused` of the pools no longer in `pools` (drained or closed). */
+  private readonly retiredCounts = { created: 0, reused: 0 };
   private readonly sweep = new DeadlineSweep(() => this.live);
   private readonly poolHooks: PoolHooks = {
     opened: (c) => this.live.add(c),
@@ -80,6 +88,7 @@ class RpcClient implements Client {
     if (options.address === undefined && options.registry === undefined) {
       throw new TypeError('createClient: give an address or a registry');
     }
+    checkClientOptions(options);
     this.options = options;
     this.codec = options.codec ?? msgpackCodec;
     this.timeoutMs = options.timeoutMs ?? 30_000;
@@ -113,6 +122,7 @@ class RpcClient implements Client {
         ? (call) => this.sendVia(direct, call, this.codec)
         : (call) => this.execute(call, undefined);
     if (plain && (options.interceptors ?? []).length === 0) this.fast = direct;
+    this.recheckMetadata = (options.interceptors ?? []).length > 0;
     this.pipeline = (options.interceptors ?? []).reduceRight<CallNext>(
       (next, interceptor) => interceptor(next),
       terminal,
@@ -137,9 +147,12 @@ class RpcClient implements Client {
     const cache = new Map<string, (args?: unknown, options?: CallOptions) => Promise<unknown>>();
     return new Proxy(Object.create(null) as object, {
       get: (_target, key) => {
-        if (typeof key !== 'string' || key === 'then') return undefined;
+        if (typeof key !== 'string') return undefined;
         let fn = cache.get(key);
         if (fn === undefined) {
+          // `await proxy`, `JSON.stringify(proxy)`, `${proxy}` must not send calls (whose failures nobody
+          // awaits: an unhandled rejection). Never cached, so only looked up on a miss.
+          if (NOT_PROXIED.has(key)) return undefined;
           fn = (args?: unknown, options?: CallOptions) =>
             this.invoke(name, key, args, defaults === undefined ? options : { ...defaults, ...options });
           cache.set(key, fn);
@@ -150,29 +163,39 @@ class RpcClient implements Client {
   }
 
   stats(): PoolStats {
-    const total: PoolStats = { created: 0, reused: 0, active: 0, idle: 0, reuseRatio: 0 };
+    const total: PoolStats = { ...this.retiredCounts, active: 0, idle: 0, reuseRatio: 0 };
     for (const pool of this.pools.values()) {
-      const s = pool.stats();
-      total.created += s.created;
-      total.reused += s.reused;
-      total.active += s.active;
-      total.idle += s.idle;
+      total.created += pool.created;
+      total.reused += pool.reused;
+    }
+    // Every open connection, those of pools that are draining (their instance left) included.
+    for (const conn of this.live) {
+      if (conn.pending.size > 0) total.active++;
+      else total.idle++;
     }
     const n = total.created + total.reused;
     total.reuseRatio = n === 0 ? 0 : total.reused / n;
     return total;
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
+  close(): Promise<void> {
+    // A second close() waits for the first to finish.
+    if (this.closedPromise !== undefined) return this.closedPromise;
     // Set first: calls in a retry wait or an await below must not open watches or pools again.
     this.closed = true;
     this.closing.abort(clientClosed());
-    await this.directory?.close();
-    for (const pool of this.pools.values()) pool.close(clientClosed());
+    // Everything the client holds fails or closes now; only stopping the watches is waited for, so a
+    // registry slow to stop (or failing to) keeps no call waiting and no connection open.
+    const watches = this.directory?.close() ?? Promise.resolve();
+    this.closedPromise = watches;
+    for (const pool of this.pools.values()) {
+      this.retire(pool);
+      pool.close(clientClosed());
+    }
     for (const conn of this.live) conn.destroy(clientClosed());
     this.pools.clear();
     this.sweep.stop();
+    return watches;
   }
 
   private invoke(
@@ -204,7 +227,12 @@ class RpcClient implements Client {
     const fast = this.fast;
     if (fast !== undefined && options?.codec === undefined) {
       // No interceptor, policy or discovery: straight to the connection, no CallRequest (issue #7).
-      const entry = this.methodEntry(service, method);
+      let entry: MethodEntry;
+      try {
+        entry = this.methodEntry(service, method);
+      } catch (err) {
+        return Promise.reject(err);
+      }
       const md = metadata === undefined ? undefined : { ...metadata };
       const conn = fast.tryGet();
       // Sent at once: the clock read above still holds (one read per call, not two).
@@ -223,15 +251,19 @@ class RpcClient implements Client {
       signal: options?.signal,
       idempotent: options?.idempotent ?? this.isIdempotent(service, method),
     };
-    if (options?.codec === undefined) return this.pipeline(call);
+    if (options?.codec === undefined) return run(this.pipeline, call);
     // A per-call codec bypasses the shared pipeline closure only in how the terminal step encodes.
     return this.runWithCodec(call, options.codec);
   }
 
   private runWithCodec(call: CallRequest, codec: Codec): Promise<unknown> {
     const terminal: CallNext = (c) => this.execute(c, codec);
-    const chain = (this.options.interceptors ?? []).reduceRight<CallNext>((next, i) => i(next), terminal);
-    return chain(call);
+    try {
+      const chain = (this.options.interceptors ?? []).reduceRight<CallNext>((next, i) => i(next), terminal);
+      return run(chain, call);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** The resilience pipeline: retry → pick (skip open breakers) → breaker → bulkhead → send. */
@@ -261,7 +293,8 @@ class RpcClient implements Client {
           // Without a policy, only calls that certainly never ran fail over, at once, to other instances.
           delay = unprocessed && this.directory !== undefined && attempt <= 2 ? 0 : -1;
         }
-        if (delay < 0 || delay >= remainingMs) throw error;
+        // NaN from a policy is "give up" too: a wait of NaN ms would never end.
+        if (!(delay >= 0) || delay >= remainingMs) throw error;
         await sleep(delay, call.signal, this.closing.signal);
       }
     }
@@ -317,7 +350,15 @@ class RpcClient implements Client {
       }
     }
     const started = performance.now();
-    if (instance !== undefined) this.balancer.onStart?.(instance);
+    // From the slot taken above, every step below runs whatever the others throw: a throwing balancer hook
+    // or release must not leak the slot or the breaker's probe, nor replace the call's own outcome.
+    if (instance !== undefined && this.balancer.onStart !== undefined) {
+      try {
+        this.balancer.onStart(instance);
+      } catch (hookError) {
+        reportListenerError(hookError);
+      }
+    }
     let code: Code = Code.OK;
     try {
       return await this.sendVia(pool, call, codec);
@@ -325,10 +366,20 @@ class RpcClient implements Client {
       code = err instanceof RpcError ? err.code : Code.Unknown;
       throw err;
     } finally {
-      release?.();
-      // The balancer's counters first: nothing below may skip them.
-      if (instance !== undefined)
-        this.balancer.onEnd?.(instance, { code, latencyMs: performance.now() - started });
+      if (release !== undefined) {
+        try {
+          release();
+        } catch (releaseError) {
+          reportListenerError(releaseError);
+        }
+      }
+      if (instance !== undefined && this.balancer.onEnd !== undefined) {
+        try {
+          this.balancer.onEnd(instance, { code, latencyMs: performance.now() - started });
+        } catch (hookError) {
+          reportListenerError(hookError);
+        }
+      }
       // A throwing stateChange listener must not replace the call's own outcome.
       try {
         if (code === Code.OK) breaker?.recordSuccess(generation);
@@ -354,8 +405,10 @@ class RpcClient implements Client {
       candidates = candidates.filter((i) => !tried.includes(i.id));
     }
     if (candidates.length === 0) {
-      const why =
+      let why =
         all.length === 0 ? 'no instances registered' : 'every instance is unavailable (down or circuit open)';
+      const leftOut = directory.leftOut(call.service);
+      if (all.length === 0 && leftOut.length > 0) why = `no usable instance (${leftOut.join('; ')})`;
       throw markUnprocessed(new RpcError(Code.Unavailable, `${call.service}: ${why}`));
     }
     return candidates;
@@ -377,7 +430,19 @@ class RpcClient implements Client {
 
   /** Encodes and sends one request on a pooled connection; resolves with the decoded result. */
   private sendVia(pool: ConnectionPool, call: CallRequest, codec: Codec): Promise<unknown> {
-    const entry = this.methodEntry(call.service, call.method);
+    // invoke() checked the caller's metadata; an interceptor may have added a reserved key (`:s` would
+    // send the call to another service) or a value that is not a string since.
+    if (this.recheckMetadata) {
+      const problem = userMetadataProblem(call.metadata);
+      if (problem !== undefined)
+        return Promise.reject(new RpcError(Code.InvalidArgument, `metadata ${problem}`));
+    }
+    let entry: MethodEntry;
+    try {
+      entry = this.methodEntry(call.service, call.method);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const conn = pool.tryGet();
     if (conn !== undefined) {
       return this.sendOn(conn, entry, call.args, call.metadata, call.deadline, call.signal, codec);
@@ -445,6 +510,15 @@ class RpcClient implements Client {
     }
     let entry = table.get(method);
     if (entry === undefined) {
+      // Checked once per name, when it is first used: a name that is not a string would fail the encoding
+      // of the whole batch, and an empty one names nothing.
+      if (typeof service !== 'string' || service === '' || typeof method !== 'string' || method === '') {
+        if (table.size === 0) this.methods.delete(service);
+        throw new RpcError(
+          Code.InvalidArgument,
+          `service and method must be non-empty strings, got ${describeName(service)}.${describeName(method)}`,
+        );
+      }
       entry = {
         raw: encodeMetadata({ [MetadataKey.Service]: service, [MetadataKey.Method]: method }),
         requestSchema: { service, method, kind: 'request' },
@@ -501,12 +575,38 @@ class RpcClient implements Client {
       const users = this.addressUsers.get(key);
       users?.delete(inst.id);
       if (users !== undefined && users.size > 0) continue;
+      // Addresses come and go (a pod gets a new IP each restart): forget them, or the map only grows.
+      this.addressUsers.delete(key);
       const pool = this.pools.get(key);
       if (pool === undefined) continue;
       this.pools.delete(key);
+      this.retire(pool);
       pool.drain();
     }
   }
+
+  /** Keeps the counters of a pool the client lets go of: `stats().created` and `reused` never go down. */
+  private retire(pool: ConnectionPool): void {
+    this.retiredCounts.created += pool.created;
+    this.retiredCounts.reused += pool.reused;
+  }
+}
+
+/**
+ * Runs `chain` so that the caller always gets a promise: an interceptor that throws synchronously rejects
+ * it (call() must not throw, go() must return its Call), and one that returns a plain value fulfils it.
+ */
+function run(chain: CallNext, call: CallRequest): Promise<unknown> {
+  try {
+    const result = chain(call);
+    return result instanceof Promise ? result : Promise.resolve(result);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+function describeName(name: unknown): string {
+  return typeof name === 'string' ? `'${name}'` : typeof name;
 }
 
 /**

@@ -4,7 +4,7 @@ import type { Frame } from '@mini-rpc/protocol';
 import { Code, FrameType, MetadataKey, RpcError } from '@mini-rpc/protocol';
 import type { Connection, Listener } from '@mini-rpc/transport';
 import { createConnection, listen } from '@mini-rpc/transport';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { rejection, useCleanups, waitFor } from '../../../tooling/testing/harness.js';
 import { closedPort } from '../../../tooling/testing/ports.js';
 import { silentServer } from '../test/silent-server.js';
@@ -196,6 +196,20 @@ describe('ConnectionPool', () => {
     const b = await p.get();
     expect(b).not.toBe(a);
     expect(p.stats().created).toBe(2);
+  });
+
+  it('an idleTimeoutMs over 2^32 ms sweeps at most every 2^31 − 1 ms, not every millisecond', async () => {
+    const server = await holdingServer();
+    const p = pool(server.listener.port, { idleTimeoutMs: 2 ** 33 });
+    const intervals = vi.spyOn(globalThis, 'setInterval');
+    try {
+      await p.get();
+      // Node fires an interval over 2^31 − 1 ms after 1 ms, and again every millisecond.
+      const delays = intervals.mock.calls.map((call) => call[1]);
+      expect(delays).toEqual([2 ** 31 - 1]);
+    } finally {
+      intervals.mockRestore();
+    }
   });
 
   it('a busy connection is not closed by the idle timeout', async () => {

@@ -1,22 +1,27 @@
 import { Code, RpcError } from '@mini-rpc/protocol';
 import type { ConnectOptions } from '@mini-rpc/transport';
+import { checkPoolOptions } from './check-options.js';
 import { ClientConnection } from './client-connection.js';
+import { addressProblem } from './parse-address.js';
 import { markUnprocessed } from './unprocessed.js';
-import { WaitList } from './wait-list.js';
+import { MAX_TIMER_MS, WaitList } from './wait-list.js';
 
-/** Settings of a connection pool to one address. */
+/**
+ * Settings of a connection pool to one address. A value out of its range is a TypeError when the pool (or
+ * the client) is created.
+ */
 export interface PoolOptions {
-  /** Most connections open at once. One multiplexed connection is enough for most loads. Default 1. */
+  /** Most connections open at once, an integer ≥ 1. One multiplexed connection is enough for most loads. Default 1. */
   maxActive?: number;
-  /** Most idle connections kept (an idle connection has no call in flight). Default `maxActive`. */
+  /** Most idle connections kept (an idle connection has no call in flight), an integer ≥ 0. Default `maxActive`. */
   maxIdle?: number;
-  /** Idle connections beyond `maxIdle`, or any idle longer than this, are closed, ms. Default 60,000. */
+  /** Idle connections beyond `maxIdle`, or any idle longer than this, are closed, ms (> 0; `Infinity`: never). Default 60,000. */
   idleTimeoutMs?: number;
-  /** A new connection is opened when every open one carries at least this many calls. Default 128. */
+  /** A new connection is opened when every open one carries at least this many calls (≥ 1). Default 128. */
   callsPerConnection?: number;
-  /** First reconnect delay after a failed connect, ms; doubles up to `maxBackoffMs`. Default 50. */
+  /** First reconnect delay after a failed connect, ms (0 … 2^31 − 1); doubles up to `maxBackoffMs`. Default 50. */
   initialBackoffMs?: number;
-  /** Default 2,000. */
+  /** Longest reconnect delay, ms (0 … 2^31 − 1). Default 2,000. */
   maxBackoffMs?: number;
 }
 
@@ -75,7 +80,10 @@ export class ConnectionPool {
     this.hooks = hooks;
     this.address = `${connectOptions.host}:${connectOptions.port}`;
     this.waiters = new WaitList(`a connection to ${this.address}`);
-    this.maxActive = Math.max(1, options.maxActive ?? 1);
+    const problem = addressProblem(connectOptions.host, connectOptions.port);
+    if (problem !== undefined) throw new TypeError(`ConnectionPool: ${problem}`);
+    checkPoolOptions(options);
+    this.maxActive = options.maxActive ?? 1;
     this.maxIdle = options.maxIdle ?? this.maxActive;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
     this.callsPerConnection = options.callsPerConnection ?? 128;
@@ -267,7 +275,8 @@ export class ConnectionPool {
         for (const c of [...this.open])
           if (!c.retired && c.pending.size === 0 && c.idleSince < cutoff) c.retire();
       },
-      Math.max(100, Math.floor(this.idleTimeoutMs / 2)),
+      // Capped: Node fires an interval over 2^31 − 1 ms every millisecond.
+      Math.min(MAX_TIMER_MS, Math.max(100, Math.floor(this.idleTimeoutMs / 2))),
     );
     this.sweeper.unref();
   }

@@ -3,7 +3,7 @@ import type { CallOptions } from './call-options.js';
 import type { ServiceProxy } from './service-proxy.js';
 
 // The proxy's promise is its types: these assertions are checked by `pnpm typecheck` (tsc over the tests),
-// where a wrong mapping is a compile error. The runtime proxy is tested in client.test.ts.
+// where a wrong mapping is a compile error. The runtime proxy is tested in client.test.ts and client-guards.test.ts.
 
 interface Ctx {
   readonly requestId: bigint;
@@ -28,6 +28,9 @@ class Shop {
     return args?.verbose ?? false;
   }
   _internal(): void {}
+  toJSON(): string {
+    return 'shop';
+  }
 }
 
 type Proxy = ServiceProxy<Shop>;
@@ -55,7 +58,7 @@ describe('ServiceProxy', () => {
     expectTypeOf<Proxy['add']>().toBeCallableWith();
   });
 
-  it('leaves out fields and methods whose name starts with _', () => {
+  it('leaves out fields, methods whose name starts with _, and names JavaScript reads by itself (toJSON)', () => {
     expectTypeOf<keyof Proxy>().toEqualTypeOf<'add' | 'find' | 'ping' | 'maybe'>();
   });
 

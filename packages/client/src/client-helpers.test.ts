@@ -1,0 +1,33 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { sleep } from './client-helpers.js';
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('sleep', () => {
+  it('waits a delay beyond 2^31 − 1 ms in full (Node ends a longer setTimeout after 1 ms)', async () => {
+    vi.useFakeTimers();
+    let woke = false;
+    const waiting = sleep(2 ** 32, undefined).then(() => {
+      woke = true;
+    });
+    await vi.advanceTimersByTimeAsync(2 ** 31);
+    expect(woke).toBe(false);
+    await vi.advanceTimersByTimeAsync(2 ** 32 - 2 ** 31);
+    await waiting;
+    expect(woke).toBe(true);
+  });
+
+  it('ends at once for 0, a negative delay or NaN; an abort ends it with the reason', async () => {
+    vi.useFakeTimers();
+    await sleep(0, undefined);
+    await sleep(-5, undefined);
+    await sleep(Number.NaN, undefined);
+    const closing = new AbortController();
+    const waiting = sleep(1_000, undefined, closing.signal).catch((e: unknown) => e);
+    closing.abort(new Error('client closed'));
+    expect(((await waiting) as { rawMessage: string }).rawMessage).toBe('client closed');
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
