@@ -1,3 +1,4 @@
+import { createServer as netServer } from 'node:net';
 import { jsonCodec } from '@mini-rpc/codec';
 import type { Frame } from '@mini-rpc/protocol';
 import { Code, FrameType, MetadataKey, RpcError } from '@mini-rpc/protocol';
@@ -54,6 +55,9 @@ describe('errorFromMetadata', () => {
     expect(errorFromMetadata('99', {}).code).toBe(Code.Unknown);
     expect(errorFromMetadata('abc', {}).code).toBe(Code.Unknown);
     expect(errorFromMetadata('14', {}).rawMessage).toBe('');
+    // Number('') is 0: an empty status must not make an error whose code says OK.
+    expect(errorFromMetadata('', {}).code).toBe(Code.Unknown);
+    expect(errorFromMetadata(' 14', {}).code).toBe(Code.Unknown);
   });
 });
 
@@ -249,6 +253,38 @@ describe('ClientConnection', () => {
     expect(bounded.value).toBe('two');
     // Nothing left in flight: now it half-closes.
     await waitFor(() => peer.ended === 1, 3_000, 'the half-close');
+  });
+
+  it('a status written 00 is success (decimal 0), an empty one an Unknown error', async () => {
+    const { cc, received, reply } = await frameServer();
+    const ok = send(cc, 1);
+    const empty = send(cc, 2);
+    await waitFor(() => received.length === 2, 3_000, 'requests');
+    reply(1, jsonCodec.encode(7), { [MetadataKey.Status]: '00' });
+    reply(2, new Uint8Array(0), { [MetadataKey.Status]: '', [MetadataKey.Message]: 'odd' });
+    await waitFor(() => ok.settled && empty.settled, 3_000, 'answers');
+    expect(ok.value).toBe(7);
+    expect([empty.error?.code, empty.error?.rawMessage]).toEqual([Code.Unknown, 'odd']);
+  });
+
+  it('a server that sends a bad frame: the client closes, and its calls fail Unavailable (not the protocol error code InvalidArgument, a caller error)', async () => {
+    const server = netServer((socket) => {
+      socket.on('error', () => {});
+      socket.once('data', () => socket.write(Buffer.from('HTTP/1.1 400 Bad Request\r\n\r\n')));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    const port = (server.address() as { port: number }).port;
+    const cc = await ClientConnection.open(
+      { host: '127.0.0.1', port, ...QUIET },
+      { onRetire: () => {}, onIdle: () => {} },
+    );
+    cleanups.push(() => cc.destroy(new RpcError(Code.Unavailable, 'test over')));
+    const call = send(cc, 1);
+    await waitFor(() => call.settled, 3_000, 'the call to fail');
+    expect(call.error?.code).toBe(Code.Unavailable);
+    expect(call.error?.rawMessage).toMatch(/bad frame from the server: .*magic/i);
+    expect(isUnprocessed(call.error as RpcError)).toBe(false);
   });
 
   it('a protocol-error GoAway (id 0, then close) does not mark calls the server may have run as unprocessed', async () => {

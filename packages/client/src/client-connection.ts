@@ -1,6 +1,6 @@
 import type { Codec, CodecSchema } from '@mini-rpc/codec';
 import type { Frame, OutgoingFrame } from '@mini-rpc/protocol';
-import { Code, FrameType, MetadataKey, RequestMap, RpcError } from '@mini-rpc/protocol';
+import { Code, FrameType, isProtocolError, MetadataKey, RequestMap, RpcError } from '@mini-rpc/protocol';
 import type { Connection, ConnectOptions } from '@mini-rpc/transport';
 import { connect } from '@mini-rpc/transport';
 import { markUnprocessed } from './unprocessed.js';
@@ -30,6 +30,10 @@ export interface ClientConnectionEvents {
  * registry, or the pool trimmed it) before it fails with Unavailable, ms. Calls with a deadline run to it.
  */
 export const NO_DEADLINE_DRAIN_MS = 60_000;
+
+/** A status of decimal digits, and one that says 0 (success) in more than one digit. */
+const DIGITS = /^\d+$/;
+const ALL_ZEROS = /^0+$/;
 
 const decodeFailure = (err: unknown): RpcError =>
   new RpcError(Code.Internal, `response does not decode: ${(err as Error).message}`, { cause: err });
@@ -136,7 +140,7 @@ export class ClientConnection {
       this.pending.delete(frame.id);
       const md = frame.metadata;
       const status = md[MetadataKey.Status];
-      if (status !== undefined && status !== '0') {
+      if (status !== undefined && status !== '0' && !ALL_ZEROS.test(status)) {
         call.reject(errorFromMetadata(status, md));
       } else if (frame.codec !== call.responseCodec.id) {
         // docs/protocol.md §3.1: the answer comes in the request's codec. Bytes of another codec may well
@@ -197,14 +201,15 @@ export class ClientConnection {
       error ??
       this.closeReason ??
       new RpcError(Code.Unavailable, `connection to ${this.remoteAddress} closed`);
+    // A bad frame from the server is the server's fault, and its calls' fate is unknown: Unavailable, like a
+    // lost connection (docs/protocol.md §6), not the ProtocolError's own code (InvalidArgument is a caller
+    // error, which a breaker would never hold against the server).
+    const local = isProtocolError(reason);
+    const code = reason.code === Code.OK || local ? Code.Unavailable : reason.code;
+    const message = local ? `bad frame from the server: ${reason.rawMessage}` : reason.rawMessage;
     const calls = this.pending.values();
     this.pending.clear();
-    for (const call of calls)
-      call.reject(
-        new RpcError(reason.code === Code.OK ? Code.Unavailable : reason.code, reason.rawMessage, {
-          cause: reason,
-        }),
-      );
+    for (const call of calls) call.reject(new RpcError(code, message, { cause: reason }));
     this.events.onRetire(this);
   }
 
@@ -253,7 +258,9 @@ export function errorFromMetadata(status: string, md: Record<string, string>): R
   // User keys and the retry hint reach the caller; the other reserved keys are already in code/message/details.
   for (const key in md)
     if (!key.startsWith(':') || key === MetadataKey.RetryAfter) extra[key] = md[key] as string;
-  const error = RpcError.fromWire(Number(status), md[MetadataKey.Message] ?? '', details, extra);
+  // Decimal digits only (docs/protocol.md §3.2): Number('') and Number(' 14') would read as codes.
+  const code = DIGITS.test(status) ? Number(status) : Number.NaN;
+  const error = RpcError.fromWire(code, md[MetadataKey.Message] ?? '', details, extra);
   // The server refused the call before running it: safe to retry anywhere (docs/protocol.md §4.2).
   if (md[MetadataKey.NotRun] === '1') markUnprocessed(error);
   return error;
