@@ -12,7 +12,7 @@ import {
   RpcError,
 } from '@mini-rpc/protocol';
 import type { Connection, Listener } from '@mini-rpc/transport';
-import { createConnection, listen } from '@mini-rpc/transport';
+import { checkConnectionOptions, createConnection, listen } from '@mini-rpc/transport';
 import type { ConnState } from './dispatcher.js';
 import { Dispatcher } from './dispatcher.js';
 import type { Logger } from './logger.js';
@@ -117,6 +117,19 @@ class RpcServer implements Server {
   port: number | undefined;
 
   constructor(options: ServerOptions) {
+    // Connections are made inside socket events: a bad timer option must fail here, not on each accept.
+    try {
+      checkConnectionOptions({
+        ...(options.heartbeatIntervalMs === undefined
+          ? {}
+          : { heartbeatIntervalMs: options.heartbeatIntervalMs }),
+        ...(options.idleTimeoutMs === undefined ? {} : { readTimeoutMs: options.idleTimeoutMs }),
+      });
+    } catch (err) {
+      throw new TypeError(
+        `createServer: ${(err as Error).message} (idleTimeoutMs is the connections' readTimeoutMs)`,
+      );
+    }
     this.options = options;
     this.logger = options.logger === undefined ? consoleLogger : guardedLogger(options.logger);
     this.dispatcher = new Dispatcher(

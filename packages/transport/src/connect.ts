@@ -7,6 +7,7 @@ import type { Connection, ConnectionHandlers, ConnectionOptions } from './connec
 import { createConnection, createSlabConnection } from './connection.js';
 import { ReadSlab } from './read-slab.js';
 import { toRpcError } from './socket-error.js';
+import { checkConnectionOptions, timerMs } from './timer-ms.js';
 
 /** Where and how to connect. */
 export interface ConnectOptions extends ConnectionOptions {
@@ -31,7 +32,16 @@ export interface ConnectOptions extends ConnectionOptions {
  * ```
  */
 export function connect(options: ConnectOptions, handlers: ConnectionHandlers): Promise<Connection> {
-  const timeoutMs = options.connectTimeoutMs ?? 3_000;
+  let timeoutMs: number;
+  try {
+    timeoutMs = timerMs('connectTimeoutMs', options.connectTimeoutMs, 3_000);
+    checkTarget(options.host, options.port);
+    // The connection's own timers are checked when it is made, inside a socket event: check them here,
+    // where a mistake can still reject this promise.
+    checkConnectionOptions(options);
+  } catch (err) {
+    return Promise.reject(err);
+  }
   return new Promise<Connection>((resolve, reject) => {
     const target = `${options.host}:${options.port}`;
     let socket: Socket;
@@ -78,13 +88,30 @@ export function connect(options: ConnectOptions, handlers: ConnectionHandlers): 
           : createSlabConnection(socket, handlers, options, slab),
       );
     };
-    const timer = setTimeout(
-      () => fail(new RpcError(Code.Unavailable, `connect ${target}: timed out after ${timeoutMs} ms`)),
-      timeoutMs,
-    );
+    // 0 (or Infinity): no timeout of our own; the OS gives up on its own in time.
+    const timer =
+      timeoutMs === 0
+        ? undefined
+        : setTimeout(
+            () => fail(new RpcError(Code.Unavailable, `connect ${target}: timed out after ${timeoutMs} ms`)),
+            timeoutMs,
+          );
     socket.once('error', onError);
     socket.once(ready, onReady);
     if (options.signal?.aborted) onAbort();
     else options.signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/**
+ * Node connects an empty host to localhost and reports a bad port with its own RangeError after the socket
+ * exists: say what is wrong before anything is opened.
+ */
+function checkTarget(host: unknown, port: unknown): void {
+  if (typeof host !== 'string' || host === '')
+    throw new TypeError(
+      `connect: host must be a non-empty string, got ${JSON.stringify(host) ?? String(host)}`,
+    );
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65_535)
+    throw new TypeError(`connect: port must be an integer in 1…65535, got ${String(port)}`);
 }

@@ -18,6 +18,7 @@ import {
 } from '@mini-rpc/protocol';
 import type { ReadSlab } from './read-slab.js';
 import { toRpcError } from './socket-error.js';
+import { timerMs } from './timer-ms.js';
 
 /** Settings of one connection; every field has a safe default. */
 export interface ConnectionOptions {
@@ -201,9 +202,9 @@ class FramedConnection implements Connection {
     this.errorRoom = this.maxQueuedBytes + Math.ceil(this.maxQueuedBytes / 16);
     this.maxBatchFrames = options.maxBatchFrames ?? 16;
     this.maxBatchBytes = options.maxBatchBytes ?? 256 * 1024;
-    this.heartbeatMs = options.heartbeatIntervalMs ?? 5_000;
-    this.readTimeoutMs = options.readTimeoutMs ?? 15_000;
-    this.writeTimeoutMs = options.writeTimeoutMs ?? 15_000;
+    this.heartbeatMs = timerMs('heartbeatIntervalMs', options.heartbeatIntervalMs, 5_000);
+    this.readTimeoutMs = timerMs('readTimeoutMs', options.readTimeoutMs, 15_000);
+    this.writeTimeoutMs = timerMs('writeTimeoutMs', options.writeTimeoutMs, 15_000);
     this.decoder = createFrameDecoder((frame) => this.receive(frame), {
       maxPayload: this.maxPayload,
       maxMetadata: this.maxMetadata,
@@ -224,6 +225,7 @@ class FramedConnection implements Connection {
     if (Number.isFinite(tick)) {
       // One coarse timer per connection (never per call): liveness is judged at a quarter of the smallest period.
       this.timer = setInterval(() => this.onTimer(), Math.max(10, Math.floor(tick / 4)));
+      // (tick ≤ MAX_TIMER_MS: timerMs caps every period.)
       this.timer.unref();
     }
   }

@@ -5,3 +5,4 @@ export { createConnection } from './connection.js';
 export type { Listener, ListenOptions } from './listen.js';
 export { listen } from './listen.js';
 export { toRpcError } from './socket-error.js';
+export { checkConnectionOptions } from './timer-ms.js';
