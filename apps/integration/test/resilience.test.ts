@@ -11,7 +11,7 @@ import {
   createRetryBudget,
   createRetryPolicy,
 } from '@mini-rpc/resilience';
-import type { Server } from '@mini-rpc/server';
+import type { Server, ServerOptions } from '@mini-rpc/server';
 import { createServer, silentLogger } from '@mini-rpc/server';
 import { describe, expect, it } from 'vitest';
 import { useCleanups } from '../../../tooling/testing/harness.js';
@@ -292,70 +292,59 @@ describe('resilience with three instances', () => {
   });
 
   it("a non-idempotent call refused by one instance's rate limit (before its handler ran) is retried on another", async () => {
-    const registry = createMemoryRegistry();
-    const charged: string[] = [];
-    const start = async (name: string, limited: boolean): Promise<Server> => {
-      const server = createServer({ logger: silentLogger, registry });
-      // One token, refilled after a second: the second call to this instance within the test is refused.
-      if (limited) server.use(rateLimit({ rate: 1, burst: 1 }));
-      server.addService(
-        {
-          charge(n: number): string {
-            charged.push(`${name}:${n}`);
-            return name;
-          },
-        },
-        { name: 'Pay' },
-      );
-      await server.listen();
-      cleanups.push(() => server.close({ graceMs: 200 }));
-      return server;
-    };
-    await start('limited', true);
-    await start('open', false);
-    cleanups.push(() => registry.close());
-    const client = createClient({
-      registry,
-      balancer: roundRobin(),
-      retry: createRetryPolicy({ maxRetries: 2, initialDelayMs: 1, maxDelayMs: 5 }),
-    });
-    cleanups.push(() => client.close());
-    const servedBy = [];
-    for (let n = 0; n < 4; n++) servedBy.push(await client.call<string>('Pay', 'charge', n));
+    const pay = payCluster();
+    // One token, refilled after a second: the second call to this instance within the test is refused.
+    await pay.start('limited', { middleware: [rateLimit({ rate: 1, burst: 1 })] });
+    await pay.start('open');
+    const servedBy = await pay.chargeFour();
     // Round robin sends calls 0 and 2 to the limited instance; call 2 is refused there and must not fail:
     // the server marks it not run, so even a non-idempotent call may go elsewhere, and it runs exactly once.
     expect(servedBy.filter((s) => s === 'limited')).toHaveLength(1);
-    expect(charged).toHaveLength(4);
-    expect(new Set(charged.map((c) => c.split(':')[1])).size).toBe(4);
+    expect(pay.ran).toHaveLength(4);
+    expect(new Set(pay.ran.map((c) => c.split(':')[1])).size).toBe(4);
   });
 
   it('a non-idempotent call sent to an instance at its connection limit is retried on another (the refusal says no call ran)', async () => {
-    const registry = createMemoryRegistry();
-    const ran: string[] = [];
-    const start = async (name: string, maxConnections: number): Promise<Server> => {
-      const server = createServer({ logger: silentLogger, registry, maxConnections });
-      server.addService({ charge: (n: number) => ran.push(`${name}:${n}`) && name }, { name: 'Pay' });
-      await server.listen();
-      cleanups.push(() => server.close({ graceMs: 200 }));
-      return server;
-    };
-    const full = await start('full', 1);
-    await start('open', 100);
-    cleanups.push(() => registry.close());
+    const pay = payCluster();
+    const full = await pay.start('full', { maxConnections: 1 });
+    await pay.start('open');
     // Another peer holds the full instance's only connection.
     const holder = netConnect({ host: '127.0.0.1', port: full.port as number });
     holder.on('error', () => {});
     cleanups.push(() => holder.destroy());
     await waitFor(() => full.connections === 1, 3_000, 'the holder to be accepted');
-    const client = createClient({
-      registry,
-      balancer: roundRobin(),
-      retry: createRetryPolicy({ maxRetries: 2, initialDelayMs: 1, maxDelayMs: 5 }),
-    });
-    cleanups.push(() => client.close());
-    const servedBy = [];
-    for (let n = 0; n < 4; n++) servedBy.push(await client.call<string>('Pay', 'charge', n));
-    expect(servedBy).toEqual(['open', 'open', 'open', 'open']);
-    expect(ran).toEqual(['open:0', 'open:1', 'open:2', 'open:3']);
+    expect(await pay.chargeFour()).toEqual(['open', 'open', 'open', 'open']);
+    expect(pay.ran).toEqual(['open:0', 'open:1', 'open:2', 'open:3']);
   });
 });
+
+/**
+ * Instances of a non-idempotent 'Pay' service (`charge(n)` answers the instance's name and records
+ * `name:n` in `ran`), and `chargeFour()`: four calls in turn from a round-robin client that retries.
+ */
+function payCluster() {
+  const registry = createMemoryRegistry();
+  cleanups.push(() => registry.close());
+  const ran: string[] = [];
+  return {
+    ran,
+    async start(name: string, options: ServerOptions = {}): Promise<Server> {
+      const server = createServer({ logger: silentLogger, registry, ...options });
+      server.addService({ charge: (n: number) => ran.push(`${name}:${n}`) && name }, { name: 'Pay' });
+      await server.listen();
+      cleanups.push(() => server.close({ graceMs: 200 }));
+      return server;
+    },
+    async chargeFour(): Promise<string[]> {
+      const client = createClient({
+        registry,
+        balancer: roundRobin(),
+        retry: createRetryPolicy({ maxRetries: 2, initialDelayMs: 1, maxDelayMs: 5 }),
+      });
+      cleanups.push(() => client.close());
+      const servedBy = [];
+      for (let n = 0; n < 4; n++) servedBy.push(await client.call<string>('Pay', 'charge', n));
+      return servedBy;
+    },
+  };
+}

@@ -7,31 +7,15 @@ import { rejection, useCleanups, waitFor } from '../../../tooling/testing/harnes
 import { closedPort } from '../../../tooling/testing/ports.js';
 import { echoServer } from '../test/echo-server.js';
 import { manualRegistry } from '../test/manual-registry.js';
-import type { ClientOptions } from './index.js';
+import { clientMaker, failure, processWarnings, QUIET_CLIENT } from '../test/support.js';
 import { createClient } from './index.js';
 
 const cleanups = useCleanups();
 
-const QUIET = { heartbeatIntervalMs: 0, readTimeoutMs: 0 };
-
-function client(options: ClientOptions) {
-  const c = createClient({ ...QUIET, ...options });
-  cleanups.push(() => c.close());
-  return c;
-}
-
-const failure = (p: Promise<unknown>) => rejection<RpcError>(p);
+const client = clientMaker(cleanups);
 
 /** Process warnings of `name` emitted from now until the test ends. */
-function warnings(name: string): Error[] {
-  const seen: Error[] = [];
-  const onWarning = (w: Error): void => {
-    if (w.name === name) seen.push(w);
-  };
-  process.on('warning', onWarning);
-  cleanups.push(() => process.off('warning', onWarning));
-  return seen;
-}
+const warnings = (name: string): Error[] => processWarnings(cleanups, name);
 
 describe('interceptors that break the rules', () => {
   it('one that throws synchronously rejects the call: call(), go() and the proxy return, never throw', async () => {
@@ -136,7 +120,7 @@ describe('responses', () => {
                 });
             },
           },
-          QUIET,
+          QUIET_CLIENT,
         );
         cleanups.push(() => conn.close());
       },
@@ -272,7 +256,7 @@ describe('close()', () => {
   ])('fails pending calls and closes connections even when the watch stop() %s', async (_what, stop) => {
     const server = await echoServer(cleanups);
     const { registry, deliver } = manualRegistry({ stop });
-    const c = createClient({ ...QUIET, registry });
+    const c = createClient({ ...QUIET_CLIENT, registry });
     const first = c.call('S', 'echo', 1);
     deliver([server.instance('X')]);
     expect(await first).toBe(1);
@@ -292,7 +276,7 @@ describe('close()', () => {
           stopped = resolve;
         }),
     });
-    const c = createClient({ ...QUIET, registry });
+    const c = createClient({ ...QUIET_CLIENT, registry });
     const first = c.call('S', 'echo', 1);
     deliver([server.instance('X')]);
     expect(await first).toBe(1);

@@ -1,34 +1,18 @@
 import type { RegistryWatch, ServiceInstance } from '@mini-rpc/protocol';
-import { Code, type RpcError } from '@mini-rpc/protocol';
+import { Code } from '@mini-rpc/protocol';
 import { describe, expect, it } from 'vitest';
-import { rejection, useCleanups, waitFor } from '../../../tooling/testing/harness.js';
+import { useCleanups, waitFor } from '../../../tooling/testing/harness.js';
 import { echoServer } from '../test/echo-server.js';
 import { manualRegistry } from '../test/manual-registry.js';
-import type { ClientOptions } from './index.js';
+import { clientMaker, failure, processWarnings, QUIET_CLIENT } from '../test/support.js';
 import { createClient } from './index.js';
 
 const cleanups = useCleanups();
 
-const QUIET = { heartbeatIntervalMs: 0, readTimeoutMs: 0 };
-
-function client(options: ClientOptions) {
-  const c = createClient({ ...QUIET, ...options });
-  cleanups.push(() => c.close());
-  return c;
-}
-
-const failure = (p: Promise<unknown>) => rejection<RpcError>(p);
+const client = clientMaker(cleanups);
 
 /** Process warnings of `name` emitted from now until the test ends. */
-function warnings(name: string): Error[] {
-  const seen: Error[] = [];
-  const onWarning = (w: Error): void => {
-    if (w.name === name) seen.push(w);
-  };
-  process.on('warning', onWarning);
-  cleanups.push(() => process.off('warning', onWarning));
-  return seen;
-}
+const warnings = (name: string): Error[] => processWarnings(cleanups, name);
 
 describe('discovery: the instance lists of a registry', () => {
   it('an instance whose address changes (same id) drains its old connection: calls there run to their end, new ones go to the new address; a new weight changes no connection', async () => {
@@ -128,7 +112,7 @@ describe('discovery: the instance lists of a registry', () => {
   it('stats() keeps the counts of instances that left, and after close(): created and reused never go down', async () => {
     const a = await echoServer(cleanups);
     const { registry, deliver } = manualRegistry();
-    const c = createClient({ ...QUIET, registry });
+    const c = createClient({ ...QUIET_CLIENT, registry });
     const first = c.call('S', 'echo', 0);
     deliver([a.instance('X')]);
     await first;

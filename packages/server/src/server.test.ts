@@ -157,6 +157,23 @@ async function startServer(options: ServerOptions = {}) {
 
 const status = (f: Frame): number => Number(f.metadata[MetadataKey.Status]);
 
+/** A plain TCP socket that has sent one `parked` Request (id 1): a call running until the test resets it. */
+async function parkedOnRawSocket(port: number) {
+  const socket = netConnect({ host: '127.0.0.1', port });
+  socket.on('error', () => {});
+  cleanups.push(() => socket.destroy());
+  await new Promise<void>((r) => socket.once('connect', () => r()));
+  socket.write(
+    encodeFrame({
+      type: FrameType.Request,
+      codec: CodecId.Json,
+      id: 1,
+      metadata: { [MetadataKey.Service]: 'Test', [MetadataKey.Method]: 'parked' },
+    }),
+  );
+  return socket;
+}
+
 describe('dispatch', () => {
   it('answers a Request with a Response of the same id and codec', async () => {
     const { port } = await startServer();
@@ -386,17 +403,7 @@ describe('dispatch', () => {
 
   it('a connection reset aborts the handlers of that connection with Unavailable', async () => {
     const { server, port } = await startServer();
-    const socket = netConnect({ host: '127.0.0.1', port });
-    socket.on('error', () => {});
-    await new Promise<void>((r) => socket.once('connect', () => r()));
-    socket.write(
-      encodeFrame({
-        type: FrameType.Request,
-        codec: CodecId.Json,
-        id: 1,
-        metadata: { [MetadataKey.Service]: 'Test', [MetadataKey.Method]: 'parked' },
-      }),
-    );
+    const socket = await parkedOnRawSocket(port);
     await waitFor(() => server.inFlight === 1, 3_000, 'handler running');
     socket.resetAndDestroy();
     await waitFor(() => seen.aborts.length === 1, 3_000, 'abort');
@@ -737,17 +744,7 @@ describe('answers that cannot go out as made, and odd throws', () => {
     c.request(3, 'throwPlain');
     expect(status(await c.response(3))).toBe(Code.Unknown);
     // A reset with a call running: the server logs "connection lost with calls running", then must release it.
-    const socket = netConnect({ host: '127.0.0.1', port });
-    socket.on('error', () => {});
-    await new Promise<void>((r) => socket.once('connect', () => r()));
-    socket.write(
-      encodeFrame({
-        type: FrameType.Request,
-        codec: CodecId.Json,
-        id: 1,
-        metadata: { [MetadataKey.Service]: 'Test', [MetadataKey.Method]: 'parked' },
-      }),
-    );
+    const socket = await parkedOnRawSocket(port);
     await waitFor(() => server.inFlight === 1, 3_000, 'handler running');
     socket.resetAndDestroy();
     await waitFor(() => server.inFlight === 0 && server.connections === 1, 3_000, 'the reset call released');
