@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { catchError } from '../test/fixtures.js';
 import type { Codec, CodecSchema } from './index.js';
 import { CodecError, createProtobufCodec, isCodecError, jsonCodec, msgpackCodec } from './index.js';
 
@@ -34,6 +35,40 @@ describe('CodecError', () => {
     class Special extends CodecError {}
     expect(new Special('encode_failed', 'x')).toBeInstanceOf(Special);
     expect(new CodecError('encode_failed', 'x')).not.toBeInstanceOf(Special);
+  });
+});
+
+describe('a hostile value thrown inside a codec', () => {
+  /** A Proxy whose every trap throws: `instanceof`, `String()` and property reads of it all throw. */
+  const hostile = new Proxy(
+    {},
+    {
+      get() {
+        throw new Error('trap');
+      },
+      getPrototypeOf() {
+        throw new Error('trap');
+      },
+      has() {
+        throw new Error('trap');
+      },
+    },
+  );
+  const throwing = {
+    get field(): never {
+      throw hostile;
+    },
+  };
+
+  it('still comes out as a CodecError, and isCodecError(it) is false without throwing', () => {
+    expect(isCodecError(hostile)).toBe(false);
+    expect(hostile instanceof CodecError).toBe(false);
+    for (const codec of [jsonCodec, msgpackCodec]) {
+      const err = catchError(() => codec.encode(throwing));
+      expect(err, codec.name).toBeInstanceOf(CodecError);
+      expect((err as CodecError).code).toBe('encode_failed');
+      expect((err as CodecError).cause).toBe(hostile);
+    }
   });
 });
 

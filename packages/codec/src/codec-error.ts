@@ -48,7 +48,13 @@ export class CodecError extends Error {
 
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (this !== CodecError) return Function.prototype[Symbol.hasInstance].call(this, value);
-    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+    if (typeof value !== 'object' || value === null) return false;
+    try {
+      return (value as Record<symbol, unknown>)[BRAND] === true;
+    } catch {
+      // A thrown Proxy whose traps throw is no CodecError; `instanceof` must not throw out of an error path.
+      return false;
+    }
   }
 }
 
@@ -64,6 +70,19 @@ export function codecFailure(
   cause: unknown,
 ): CodecError {
   if (cause instanceof CodecError) return cause;
-  const reason = cause instanceof Error ? cause.message : String(cause);
-  return new CodecError(code, `${what}: ${reason}`, { cause });
+  return new CodecError(code, `${what}: ${reason(cause)}`, { cause });
+}
+
+/** The message of what was thrown, or its tag, or a fixed text: never throws (a Proxy whose traps throw). */
+function reason(cause: unknown): string {
+  try {
+    return cause instanceof Error ? cause.message : String(cause);
+  } catch {
+    // Falls through to the tag.
+  }
+  try {
+    return Object.prototype.toString.call(cause);
+  } catch {
+    return '[unprintable value]';
+  }
 }

@@ -48,6 +48,17 @@ describe('jsonCodec', () => {
     }
   });
 
+  it('throws CodecError encode_failed for a function or symbol in place of the whole value, never an empty payload', () => {
+    // JSON.stringify gives undefined for them: they went out as "no value" and arrived as undefined.
+    for (const value of [() => 1, Symbol('s')]) {
+      const err = catchError(() => jsonCodec.encode(value));
+      expect(err).toBeInstanceOf(CodecError);
+      expect((err as CodecError).code).toBe('encode_failed');
+      expect((err as CodecError).message).toBe(`json: cannot encode a ${typeof value}`);
+    }
+    expect(jsonCodec.encode(undefined)).toHaveLength(0);
+  });
+
   it('throws CodecError decode_failed for garbage, truncated JSON or invalid UTF-8', () => {
     const garbage = [
       new Uint8Array([0xff, 0xfe, 0x00, 0x13]),

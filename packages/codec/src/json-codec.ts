@@ -1,5 +1,5 @@
 import type { Codec } from './codec.js';
-import { codecFailure } from './codec-error.js';
+import { CodecError, codecFailure } from './codec-error.js';
 import { CodecId } from './codec-id.js';
 
 const EMPTY = new Uint8Array(0);
@@ -15,8 +15,8 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
  * or no result) is sent as an empty payload, and an empty payload decodes as `undefined`; `null` stays
  * `null`. The schema is ignored.
  *
- * Throws {@link CodecError} `encode_failed` for a cycle or a bigint, `decode_failed` for bytes that are not
- * UTF-8 JSON.
+ * Throws {@link CodecError} `encode_failed` for a cycle, a bigint, or a function or symbol as the whole
+ * value, `decode_failed` for bytes that are not UTF-8 JSON.
  */
 export const jsonCodec: Codec = {
   id: CodecId.Json,
@@ -28,8 +28,11 @@ export const jsonCodec: Codec = {
     } catch (err) {
       throw codecFailure('encode_failed', 'json: cannot encode the value', err);
     }
-    // JSON.stringify returns undefined for undefined, functions and symbols: nothing to send.
-    return text === undefined ? EMPTY : encoder.encode(text);
+    if (text !== undefined) return encoder.encode(text);
+    // JSON.stringify returns undefined for undefined (no value: nothing to send), and for a function or a
+    // symbol, which would arrive as undefined too: a mistake to report, not a value to lose quietly.
+    if (value === undefined) return EMPTY;
+    throw new CodecError('encode_failed', `json: cannot encode a ${typeof value}`);
   },
   decode(bytes: Uint8Array): unknown {
     if (bytes.length === 0) return undefined;

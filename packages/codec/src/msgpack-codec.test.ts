@@ -110,6 +110,25 @@ describe('msgpackCodec', () => {
     }
   });
 
+  it('refuses msgpackr structured-clone references: a peer cannot hand a handler a cyclic value', () => {
+    // What new Packr({ structuredClone: true }) writes for `const a = { a: 1 }; a.self = a`: an id (ext 0x69)
+    // and a pointer to it (ext 0x70). Decoded, it was an object that contains itself.
+    const cyclic = Buffer.from('d66900000001d4724092a161a473656c6601d67000000001', 'hex');
+    const err = catchError(() => msgpackCodec.decode(cyclic));
+    expect(err).toBeInstanceOf(CodecError);
+    expect((err as CodecError).code).toBe('decode_failed');
+    const records = createMsgpackCodec({ records: true });
+    expect((catchError(() => records.decode(cyclic)) as CodecError).code).toBe('decode_failed');
+  });
+
+  it('throws encode_failed for a function or symbol in place of the whole value, never a silent nil', () => {
+    for (const value of [() => 1, Symbol('s')]) {
+      const err = catchError(() => msgpackCodec.encode(value));
+      expect(err).toBeInstanceOf(CodecError);
+      expect((err as CodecError).code).toBe('encode_failed');
+    }
+  });
+
   it('decodes views into one larger buffer by their own bounds, never reading the neighbours', () => {
     const a = msgpackCodec.encode({ id: 1, data: new Uint8Array([1, 2, 3]) });
     const b = msgpackCodec.encode({ id: 2, name: 'second', when: 1.5 });

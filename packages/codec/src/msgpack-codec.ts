@@ -1,6 +1,6 @@
 import { Packr, Unpackr } from 'msgpackr';
 import type { Codec } from './codec.js';
-import { codecFailure } from './codec-error.js';
+import { CodecError, codecFailure } from './codec-error.js';
 import { CodecId } from './codec-id.js';
 
 const EMPTY = new Uint8Array(0);
@@ -48,6 +48,9 @@ class MsgpackCodec implements Codec {
     this.#unpackr = new Unpackr({
       useRecords: records,
       mapsAsObjects: true,
+      // msgpackr reads its structured-clone ids and pointers (ext 0x69, 0x70) unless this is false: a peer
+      // could hand a handler a value that contains itself (logging it, or any recursion, never ends).
+      structuredClone: false,
       // msgpackr's unpack implements 'auto' but its typings list only the other three.
       int64AsType: (options.int64 ?? 'auto') as 'bigint',
     });
@@ -55,6 +58,9 @@ class MsgpackCodec implements Codec {
 
   encode(value: unknown): Uint8Array {
     if (value === undefined) return EMPTY;
+    // msgpackr writes a function as nil: as the whole value that is a mistake, not a null to send.
+    if (typeof value === 'function')
+      throw new CodecError('encode_failed', 'msgpack: cannot encode a function');
     try {
       return this.#packr.pack(value);
     } catch (err) {

@@ -172,6 +172,76 @@ describe('createProtobufCodec from .proto source', () => {
   });
 });
 
+describe('createProtobufCodec on strings', () => {
+  const codec = createProtobufCodec({
+    proto: 'syntax = "proto3"; message M { string s = 1; map<string, string> tags = 2; bytes raw = 3; }',
+    methods: { 'S.m': { request: 'M', response: 'M' } },
+  });
+  const m: CodecSchema = { service: 'S', method: 'm', kind: 'request' };
+  /** `hex` as a Uint8Array, as a Buffer, and as a Buffer view with bytes on both sides (as a payload is). */
+  const holders = (hex: string): [string, Uint8Array][] => {
+    const bytes = Buffer.from(hex, 'hex');
+    const padded = Buffer.concat([Buffer.from('eeee', 'hex'), bytes, Buffer.from('7a7a7a7a', 'hex')]);
+    return [
+      ['Uint8Array', new Uint8Array(bytes)],
+      ['Buffer', bytes],
+      ['Buffer view', padded.subarray(2, 2 + bytes.length)],
+    ];
+  };
+
+  it('throws decode_failed for a string that runs past the bytes, whatever holds them', () => {
+    // Field 1, length 5, but 3 bytes: payloads from the transport are Buffers, and protobufjs's Buffer reader
+    // cut the string short ("abc") instead of failing; a frame that arrived split was a Uint8Array and failed.
+    for (const hex of ['0a05616263', '12060a02616263']) {
+      for (const [holder, bytes] of holders(hex)) {
+        const err = catchError(() => codec.decode(bytes, m));
+        expect(err, `${hex} in a ${holder}`).toBeInstanceOf(CodecError);
+        expect((err as CodecError).code).toBe('decode_failed');
+      }
+    }
+  });
+
+  it('throws decode_failed for a string that is not UTF-8 (proto3), whatever holds the bytes', () => {
+    // 0xc3 0x28: read as "è" from a Uint8Array and as "\ufffd(" from a Buffer.
+    for (const hex of ['0a02c328', '0a03eda080', '0a01ff', '120a0a02c3281204616263']) {
+      for (const [holder, bytes] of holders(hex)) {
+        const err = catchError(() => codec.decode(bytes, m));
+        expect(err, `${hex} in a ${holder}`).toBeInstanceOf(CodecError);
+        expect((err as CodecError).code).toBe('decode_failed');
+      }
+    }
+  });
+
+  it('reads good strings the same from any holder: ASCII, 2-4 byte UTF-8, long, empty, map keys', () => {
+    const value = {
+      s: `Zoë 日本 🚀 ${'x'.repeat(100)}`,
+      tags: { '': 'empty key', ключ: 'значение', k: '' },
+      raw: new Uint8Array([0xc3, 0x28]), // bytes are not text: no UTF-8 check
+    };
+    const hex = Buffer.from(codec.encode(value, m)).toString('hex');
+    for (const [holder, bytes] of holders(hex)) {
+      const decoded = codec.decode(bytes, m) as typeof value;
+      expect(decoded.s, holder).toBe(value.s);
+      expect({ ...decoded.tags }).toEqual(value.tags);
+      expect([...decoded.raw]).toEqual([0xc3, 0x28]);
+    }
+  });
+
+  it('writes a lone surrogate as U+FFFD, as UTF-8 must, in short and long strings and in map keys', () => {
+    // protobufjs wrote strings under 40 units with its own encoder: a lone surrogate became the 3 bytes of an
+    // encoded surrogate (ed a0 80), which no strict UTF-8 reader takes; longer strings got U+FFFD.
+    for (const [lone, fixed] of [
+      ['a\ud800b', 'a\ufffdb'],
+      [`${'x'.repeat(50)}\udc00`, `${'x'.repeat(50)}\ufffd`],
+      ['\ud83d\ude80\ud83d', '🚀\ufffd'],
+    ] as const) {
+      const bytes = codec.encode({ s: lone, tags: { [lone]: lone } }, m);
+      expect(bytes).toEqual(codec.encode({ s: fixed, tags: { [fixed]: fixed } }, m));
+      expect(codec.decode(bytes, m)).toMatchObject({ s: fixed, tags: { [fixed]: fixed } });
+    }
+  });
+});
+
 describe('createProtobufCodec from a JSON descriptor', () => {
   const descriptor = {
     nested: {

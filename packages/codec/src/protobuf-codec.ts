@@ -3,6 +3,7 @@ import protobuf from 'protobufjs';
 import type { Codec, CodecSchema } from './codec.js';
 import { CodecError, codecFailure } from './codec-error.js';
 import { CodecId } from './codec-id.js';
+import { StrictReader, WellFormedWriter } from './protobuf-io.js';
 
 /** The protobuf message types of one method, by fully qualified name (`'pkg.TypeName'`). */
 export interface ProtobufMethodTypes {
@@ -111,7 +112,7 @@ class ProtobufCodec implements Codec {
       // every field, so it runs inside the try: a getter that throws is an encode_failed too.
       const problem = type.verify(object as Record<string, unknown>);
       if (problem !== null) throw new CodecError('encode_failed', `protobuf: ${type.name}: ${problem}`);
-      return type.encode(type.fromObject(object as Record<string, unknown>)).finish();
+      return type.encode(type.fromObject(object as Record<string, unknown>), new WellFormedWriter()).finish();
     } catch (err) {
       throw codecFailure('encode_failed', `protobuf: cannot encode ${type.name}`, err);
     }
@@ -120,7 +121,7 @@ class ProtobufCodec implements Codec {
   decode(bytes: Uint8Array, schema?: CodecSchema): unknown {
     const type = this.#type(schema);
     try {
-      return type.toObject(type.decode(bytes), TO_OBJECT);
+      return type.toObject(type.decode(new StrictReader(bytes)), TO_OBJECT);
     } catch (err) {
       throw codecFailure(
         'decode_failed',

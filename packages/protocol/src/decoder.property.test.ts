@@ -13,8 +13,19 @@ import {
   writeFrame,
 } from './index.js';
 
-// Full Unicode without lone surrogates (those cannot round-trip through UTF-8).
-const text = fc.string({ unit: 'binary', maxLength: 12 });
+// Full Unicode, and strings with lone surrogates: UTF-8 cannot carry those, so the encoder writes U+FFFD
+// in their place (as TextEncoder does) and the frame decodes to the well-formed form of what went in.
+const text = fc.oneof(
+  fc.string({ unit: 'binary', maxLength: 12 }),
+  fc.string({
+    unit: fc.constantFrom('', 'a', 'é', '日', '\ufffd', '🚀', '\ud800', '\udbff', '\udc00', '\udfff'),
+    maxLength: 6,
+  }),
+);
+
+const utf8 = { encoder: new TextEncoder(), decoder: new TextDecoder() };
+/** `s` with each lone surrogate replaced by U+FFFD (String#toWellFormed, ES2024). */
+const wellFormed = (s: string): string => utf8.decoder.decode(utf8.encoder.encode(s));
 
 const metadataEntries = fc.uniqueArray(fc.tuple(text, text), { maxLength: 6, selector: ([k]) => k });
 
@@ -68,7 +79,7 @@ const expected = (f: FrameInput) => ({
   type: f.type,
   codec: f.codec,
   id: f.id,
-  metadata: { ...toMetadata(f.entries) },
+  metadata: { ...toMetadata(f.entries.map(([k, v]) => [wellFormed(k), wellFormed(v)] as const)) },
   payload: Buffer.from(f.payload).toString('hex'),
 });
 

@@ -254,6 +254,31 @@ describe('createFrameDecoder after an error', () => {
   });
 });
 
+describe('createFrameDecoder options', () => {
+  it('refuses a limit that is not a number ≥ 0 with a TypeError: NaN would switch the limit off', () => {
+    for (const bad of [Number.NaN, -1, '64', null]) {
+      for (const name of ['maxPayload', 'maxMetadata'] as const) {
+        const options = { [name]: bad } as unknown as FrameDecoderOptions;
+        expect(() => createFrameDecoder(() => {}, options), `${name} ${String(bad)}`).toThrow(
+          new TypeError(`${name} must be a number of bytes ≥ 0, got ${String(bad)}`),
+        );
+      }
+    }
+    expect(() => createFrameDecoder(() => {}, { isKnownCodec: 2 } as unknown as FrameDecoderOptions)).toThrow(
+      TypeError,
+    );
+  });
+
+  it('takes 0 and Infinity as limits: 0 admits empty bodies only, Infinity any u32 length', () => {
+    const empty = encodeFrame({ type: FrameType.Heartbeat, codec: 0, id: 0 });
+    expect(decodeChunks([empty], { maxPayload: 0, maxMetadata: 0 })).toMatchObject({ frames: [{ id: 0 }] });
+    const one = encodeFrame({ type: FrameType.Response, codec: 0, id: 1, payload: new Uint8Array(1) });
+    expect(decodeChunks([one], { maxPayload: 0 }).error).toBe('payload_too_large');
+    const inf = Number.POSITIVE_INFINITY;
+    expect(decodeChunks([one], { maxPayload: inf, maxMetadata: inf }).frames).toHaveLength(1);
+  });
+});
+
 describe('createFrameDecoder on good input', () => {
   it('accepts payload and metadata exactly at their limits', () => {
     const md = { k: 'v'.repeat(10) }; // 2 + 1 + 4 + 10 = 17 bytes
@@ -378,6 +403,22 @@ describe('decodeMetadata', () => {
     ];
     const buffer = new Uint8Array([0xee, 0xee, ...block, 0xee]);
     expect({ ...decodeMetadata(buffer, 2, block.length) }).toEqual({ ':s': 'A', x: '2' });
+  });
+
+  it('refuses a range outside the source with a RangeError, rather than read bytes that are not there', () => {
+    const block = new Uint8Array(pair(ascii('k'), ascii('v')));
+    // It used to return { k: 'v', '': '' } for the first: the four missing bytes read as an empty pair.
+    for (const [offset, length] of [
+      [0, block.length + 4],
+      [2, block.length],
+      [-1, 2],
+      [0, Number.NaN],
+      [0.5, 2],
+      [0, 2.5],
+    ] as const) {
+      expect(() => decodeMetadata(block, offset, length), `${offset}, ${length}`).toThrow(RangeError);
+    }
+    expect({ ...decodeMetadata(block, 0, block.length) }).toEqual({ k: 'v' });
   });
 
   it('keeps keys such as __proto__ as plain data', () => {

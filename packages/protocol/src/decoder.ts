@@ -56,8 +56,18 @@ const MD_CACHE_MAX_MISSES = 8;
 /** …for this many blocks, then tries again. */
 const MD_CACHE_REST = 256;
 
-/** Parses a metadata block (an empty block gives a shared, frozen empty object); throws on lengths that overrun it or invalid UTF-8. */
+/**
+ * Parses a metadata block (an empty block gives a shared, frozen empty object); throws ProtocolError on lengths
+ * that overrun it or invalid UTF-8, and RangeError when `offset` and `length` do not name bytes of `source`.
+ */
 export function decodeMetadata(source: Uint8Array, offset: number, length: number): Metadata {
+  // Outside `source`, reads give undefined: missing bytes would parse as pairs that were never sent.
+  if (
+    !(offset >= 0 && length >= 0 && offset + length <= source.length) ||
+    !Number.isInteger(offset) ||
+    !Number.isInteger(length)
+  )
+    throw new RangeError(`metadata block ${offset}+${length} is outside the ${source.length} bytes given`);
   if (length === 0) return EMPTY_METADATA;
   const md = createMetadata();
   const end = offset + length;
@@ -134,9 +144,21 @@ function checkHeader(h: Uint8Array, o: number, have: number, rules: HeaderRules)
 }
 
 /**
+ * A size limit option: `fallback` when undefined, else a number ≥ 0 (Infinity: no limit but the u32 field).
+ * NaN compares false with every length, so it would switch the check off: `Number(process.env.X)` of an
+ * unset variable must not let a header that claims 4 GiB be buffered.
+ */
+function limit(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !(value >= 0))
+    throw new TypeError(`${name} must be a number of bytes ≥ 0, got ${String(value)}`);
+  return value;
+}
+
+/**
  * Creates an incremental frame decoder. Limits are checked on the header, before any buffer of the claimed
  * size exists, so a hostile length costs nothing. Payloads of frames that arrive whole in one chunk are
- * views into that chunk (no copy).
+ * views into that chunk (no copy). Throws TypeError for a limit that is not a number ≥ 0.
  *
  * @example
  * ```ts
@@ -149,10 +171,12 @@ export function createFrameDecoder(
   options: FrameDecoderOptions = {},
 ): FrameDecoder {
   const rules: HeaderRules = {
-    maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
-    maxMetadata: options.maxMetadata ?? DEFAULT_MAX_METADATA,
+    maxPayload: limit('maxPayload', options.maxPayload, DEFAULT_MAX_PAYLOAD),
+    maxMetadata: limit('maxMetadata', options.maxMetadata, DEFAULT_MAX_METADATA),
     isKnownCodec: options.isKnownCodec ?? isCodecId,
   };
+  if (typeof rules.isKnownCodec !== 'function')
+    throw new TypeError(`isKnownCodec must be a function, got ${String(rules.isKnownCodec)}`);
   const head = new Uint8Array(HEADER_SIZE);
   let headFill = 0;
   let body: Uint8Array | null = null;

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bytesToHex, concat, decodeChunks } from '../test/support.js';
-import type { Metadata, OutgoingFrame } from './index.js';
+import type { FrameType as FrameTypeValue, Metadata, OutgoingFrame } from './index.js';
 import {
   Code,
   CodecId,
@@ -10,6 +10,8 @@ import {
   encodeMetadata,
   FrameType,
   HEADER_SIZE,
+  isCodecId,
+  isFrameType,
   MAX_REQUEST_ID,
   maxFrameSize,
   metadataSize,
@@ -103,6 +105,36 @@ describe('writeFrame', () => {
         expect.objectContaining({ kind: 'bad_request_id', code: Code.InvalidArgument }),
       );
     }
+  });
+
+  it('refuses a frame type or codec id that a receiver refuses (bad_type, bad_codec), writing nothing', () => {
+    // 0x100 and 0x102 used to go out as their low byte: a Request in JSON, MessagePack in place of 258.
+    for (const type of [5, 0xff, 0x100, -1, 1.5, Number.NaN]) {
+      const target = new Uint8Array(64).fill(0xaa);
+      expect(() => writeFrame(request({ type: type as FrameTypeValue }), target, 0), String(type)).toThrow(
+        expect.objectContaining({ kind: 'bad_type', code: Code.InvalidArgument }),
+      );
+      expect(target.every((b) => b === 0xaa)).toBe(true);
+    }
+    for (const codec of [3, 0xff, 0x102, -1, 0.5]) {
+      expect(() => encodeFrame(request({ codec })), String(codec)).toThrow(
+        expect.objectContaining({ kind: 'bad_codec', code: Code.InvalidArgument }),
+      );
+    }
+    // What the encoder accepts, a receiver accepts: every type with every codec id.
+    for (const type of Object.values(FrameType)) {
+      for (const codec of Object.values(CodecId)) {
+        expect(decodeChunks([encodeFrame(request({ type, codec }))]).frames).toMatchObject([{ type, codec }]);
+      }
+    }
+  });
+
+  it('isFrameType and isCodecId hold for the integers of their tables only', () => {
+    expect([0, 1, 2, 3, 4].every(isFrameType)).toBe(true);
+    for (const v of [-1, 5, 0.5, 1.5, Number.NaN, Number.POSITIVE_INFINITY])
+      expect(isFrameType(v), String(v)).toBe(false);
+    expect([0, 1, 2].every(isCodecId)).toBe(true);
+    for (const v of [-1, 3, 0.5, Number.NaN]) expect(isCodecId(v), String(v)).toBe(false);
   });
 
   it('refuses a metadata key over 65,535 bytes, and accepts one of exactly 65,535', () => {

@@ -1,6 +1,6 @@
 import { Code } from './code.js';
 import type { FrameType } from './frame.js';
-import { HEADER_SIZE, MAGIC, MAX_REQUEST_ID, VERSION } from './frame.js';
+import { HEADER_SIZE, isCodecId, isFrameType, MAGIC, MAX_REQUEST_ID, VERSION } from './frame.js';
 import type { Metadata } from './metadata.js';
 import { ProtocolError } from './protocol-error.js';
 import { RpcError } from './rpc-error.js';
@@ -98,10 +98,15 @@ function writeU32(target: Uint8Array, offset: number, value: number): void {
 /**
  * Writes `frame` into `target` at `offset` and returns the number of bytes written.
  * `target` needs at least {@link maxFrameSize} bytes of room. The payload is copied once, here.
- * Throws ProtocolError('bad_request_id') for an id outside 0…2^53−1, ProtocolError('metadata_too_large') for
+ * Throws ProtocolError('bad_type' | 'bad_codec') for a type or codec id that a receiver refuses (docs/protocol.md
+ * §6), ProtocolError('bad_request_id') for an id outside 0…2^53−1, ProtocolError('metadata_too_large') for
  * a metadata key over 65,535 bytes, RpcError(InvalidArgument) for a metadata value that is not a string.
  */
 export function writeFrame(frame: OutgoingFrame, target: Uint8Array, offset: number): number {
+  // Whatever the encoder writes, a receiver must accept: a type of 0x100 would otherwise go out as its low
+  // byte (a Request), a type of 5 would make the peer close the connection (bad_type).
+  if (!isFrameType(frame.type)) throw new ProtocolError('bad_type', `unknown frame type ${frame.type}`);
+  if (!isCodecId(frame.codec)) throw new ProtocolError('bad_codec', `unknown codec id ${frame.codec}`);
   const id = frame.id;
   if (!(id >= 0 && id <= MAX_REQUEST_ID) || !Number.isInteger(id)) {
     throw new ProtocolError('bad_request_id', `request id ${id} is not an integer in 0…2^53−1`);

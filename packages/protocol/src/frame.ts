@@ -38,9 +38,10 @@ export const CodecId = {
 /** One of the values of {@link CodecId}. */
 export type CodecId = (typeof CodecId)[keyof typeof CodecId];
 
-/** True when `value` is a frame type this version knows. */
+/** True when `value` is a frame type this version knows (an integer 0…4). */
 export function isFrameType(value: number): value is FrameType {
-  return value >= FrameType.Request && value <= FrameType.GoAway;
+  // `(value | 0) === value`: 1.5 is no type (the encoder checks types with this, not only bytes).
+  return (value | 0) === value && value >= FrameType.Request && value <= FrameType.GoAway;
 }
 
 /** True when `value` is one of the codec ids of {@link CodecId}. */

@@ -237,6 +237,26 @@ describe('send limits', () => {
     expect(client.closes).toEqual([]);
   });
 
+  it('a frame type or codec id the peer would refuse throws InvalidArgument for that frame only', async () => {
+    const { client, server } = await pair();
+    server.conn.send(frame(1));
+    // Type 5 made the peer close the connection (bad_type); type 0x100 went out as a Request.
+    for (const bad of [{ type: 5 }, { type: 0x100 }, { codec: 3 }, { codec: 0x102 }]) {
+      expect(() => server.conn.send({ ...frame(2), ...bad } as OutgoingFrame), JSON.stringify(bad)).toThrow(
+        expect.objectContaining({ code: Code.InvalidArgument }),
+      );
+    }
+    server.conn.send(frame(3));
+    await waitFor(() => client.frames.length === 2, 3_000, 'frames 1 and 3');
+    expect(client.frames.map((f) => [f.id, f.type, f.codec])).toEqual([
+      [1, FrameType.Request, CodecId.Json],
+      [3, FrameType.Request, CodecId.Json],
+    ]);
+    expect(server.conn.closed).toBe(false);
+    expect(server.closes).toEqual([]);
+    expect(client.closes).toEqual([]);
+  });
+
   it('send after close throws Unavailable', async () => {
     const { client } = await pair();
     client.conn.close();
@@ -529,6 +549,63 @@ describe('heartbeats and liveness', () => {
     }
     await waitFor(() => server.frames.length === 20, 3_000, '20 frames');
     expect(server.closes).toEqual([]);
+  });
+});
+
+describe('liveness of a peer that half-closed', () => {
+  /** Polls `condition` every 5 ms for up to 3 s of real time (Date may be faked here). */
+  async function until(condition: () => boolean, what: string): Promise<void> {
+    const started = performance.now();
+    while (!condition()) {
+      if (performance.now() - started > 3_000) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  it('is not declared silent after readTimeoutMs: it can send nothing more, and still reads the answers', async () => {
+    // Time is the subject: the liveness timer and its clock are fake, the sockets real.
+    vi.useFakeTimers({ toFake: ['Date', 'setInterval', 'clearInterval'] });
+    cleanups.push(() => vi.useRealTimers());
+    const sides: Side[] = [];
+    let ends = 0;
+    const listener = await startListener((socket) => {
+      const { side, handlers } = recorder();
+      // A server answers the calls it accepted before it ends its side (it overrides onEnd).
+      side.conn = createConnection(
+        socket,
+        { ...handlers, onEnd: () => ends++ },
+        { ...QUIET, readTimeoutMs: 100 },
+      );
+      sides.push(side);
+    });
+    const rawClient = async () => {
+      const socket = netConnect({ host: '127.0.0.1', port: listener.port });
+      socket.on('error', () => {});
+      cleanups.push(() => socket.destroy());
+      const frames: Frame[] = [];
+      const decoder = createFrameDecoder((f) => frames.push(f));
+      socket.on('data', (chunk: Buffer) => decoder.push(chunk));
+      await new Promise<void>((r) => socket.once('connect', () => r()));
+      return { socket, frames };
+    };
+    const caller = await rawClient();
+    await until(() => sides.length === 1, 'the first accept');
+    await rawClient(); // a peer that connects and says nothing: the control
+    await until(() => sides.length === 2, 'the second accept');
+    const [callerSide, silentSide] = sides as [Side, Side];
+    caller.socket.end(encodeFrame(frame(1))); // a call, then a half-close: it waits for the answer
+    await until(() => callerSide.frames.length === 1 && ends === 1, 'the call and the half-close');
+
+    vi.advanceTimersByTime(1_000); // ten read timeouts
+    expect(silentSide.closes[0]?.message).toMatch(/silent/); // the timers did run
+    expect(callerSide.closes).toEqual([]);
+    expect(callerSide.conn.closed).toBe(false);
+
+    callerSide.conn.send({ type: FrameType.Response, codec: 0, id: 1, payload: new Uint8Array([0x33]) });
+    await until(() => caller.frames.length === 1, 'the answer');
+    expect(caller.frames[0]?.id).toBe(1);
+    await callerSide.conn.end();
+    expect(callerSide.closes).toEqual([undefined]);
   });
 });
 

@@ -7,6 +7,8 @@ import {
   DEFAULT_MAX_PAYLOAD,
   FrameType,
   HEADER_SIZE,
+  isCodecId,
+  isFrameType,
   MAX_REQUEST_ID,
   MetadataKey,
   maxFrameSize,
@@ -16,7 +18,9 @@ import {
   utf8Length,
   writeFrame,
 } from '@mini-rpc/protocol';
+import { handlerError, reportWarning } from './handler-error.js';
 import type { ReadSlab } from './read-slab.js';
+import { sizeOption } from './size-option.js';
 import { toRpcError } from './socket-error.js';
 import { timerMs } from './timer-ms.js';
 
@@ -31,7 +35,10 @@ export interface ConnectionOptions {
   maxMetadata?: number;
   /** Send a Heartbeat after this long without writing anything, ms. 0 disables heartbeats. Default 5,000. */
   heartbeatIntervalMs?: number;
-  /** Declare the peer dead and close after this long without reading a byte, ms. 0 disables. Default 15,000. */
+  /**
+   * Declare the peer dead and close after this long without reading a byte, ms; not after the peer
+   * half-closed (it can send nothing more). 0 disables. Default 15,000.
+   */
   readTimeoutMs?: number;
   /** Close when the socket has not drained for this long while frames wait, ms. 0 disables. Default 15,000. */
   writeTimeoutMs?: number;
@@ -51,7 +58,12 @@ export interface ConnectionOptions {
   maxBatchBytes?: number;
 }
 
-/** Callbacks of a connection. They are called synchronously from socket events and must not throw. */
+/**
+ * Callbacks of a connection. They are called synchronously from socket events and must not throw; one that
+ * throws anyway fails its own connection, never the process: `onFrame`, `onDrain` or `onEnd` close it with
+ * `Internal` ("<handler> threw: …", the thrown value as cause), and what `onClose` throws becomes a
+ * `MiniRpcListenerWarning` process warning.
+ */
 export interface ConnectionHandlers {
   /** A frame arrived (not Heartbeats: those only refresh liveness). The payload may view a shared chunk. */
   onFrame(frame: Frame, connection: Connection): void;
@@ -81,8 +93,9 @@ export interface Connection {
    * Queues a frame; the frames queued in one event-loop turn leave in one socket write (a batch that reaches
    * `maxBatchFrames` or `maxBatchBytes` leaves at once).
    * Throws RpcError(Unavailable) when closed, ResourceExhausted when the queue is full or the payload or
-   * metadata is over the limit, InvalidArgument for a frame that cannot be encoded. The frame is encoded at
-   * the flush: it must not change until the end of the turn.
+   * metadata is over the limit, InvalidArgument for a frame that cannot be encoded (a type or codec id
+   * outside docs/protocol.md §2, a bad id, metadata or timeout). The frame is encoded at the flush: it must
+   * not change until the end of the turn.
    */
   send(frame: OutgoingFrame): void;
   /**
@@ -185,6 +198,8 @@ class FramedConnection implements Connection {
   private queuedBound = 0;
   private draining = false;
   private drainSince = 0;
+  /** The peer half-closed: it can send nothing more, so its silence says nothing about its life. */
+  private peerEnded = false;
   private lastRead = Date.now();
   private lastWrite = Date.now();
   private timer: NodeJS.Timeout | undefined;
@@ -195,13 +210,13 @@ class FramedConnection implements Connection {
     this.socket = socket;
     this.handlers = handlers;
     this.remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
-    this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
-    this.maxMetadata = options.maxMetadata ?? DEFAULT_MAX_METADATA;
+    this.maxPayload = sizeOption('maxPayload', options.maxPayload, DEFAULT_MAX_PAYLOAD);
+    this.maxMetadata = sizeOption('maxMetadata', options.maxMetadata, DEFAULT_MAX_METADATA);
     this.metadataCheckAbove = Math.min(this.maxMetadata, MAX_KEY_BYTES);
-    this.maxQueuedBytes = options.maxQueuedBytes ?? 16 * 1024 * 1024;
+    this.maxQueuedBytes = sizeOption('maxQueuedBytes', options.maxQueuedBytes, 16 * 1024 * 1024);
     this.errorRoom = this.maxQueuedBytes + Math.ceil(this.maxQueuedBytes / 16);
-    this.maxBatchFrames = options.maxBatchFrames ?? 16;
-    this.maxBatchBytes = options.maxBatchBytes ?? 256 * 1024;
+    this.maxBatchFrames = sizeOption('maxBatchFrames', options.maxBatchFrames, 16);
+    this.maxBatchBytes = sizeOption('maxBatchBytes', options.maxBatchBytes, 256 * 1024);
     this.heartbeatMs = timerMs('heartbeatIntervalMs', options.heartbeatIntervalMs, 5_000);
     this.readTimeoutMs = timerMs('readTimeoutMs', options.readTimeoutMs, 15_000);
     this.writeTimeoutMs = timerMs('writeTimeoutMs', options.writeTimeoutMs, 15_000);
@@ -243,6 +258,9 @@ class FramedConnection implements Connection {
     }
     // Everything that can make writeFrame throw is checked here, against this frame only: a bad frame must
     // fail its own call, never the batch it would have joined (and with it the connection).
+    if (!isFrameType(frame.type))
+      throw new RpcError(Code.InvalidArgument, `unknown frame type ${frame.type}`);
+    if (!isCodecId(frame.codec)) throw new RpcError(Code.InvalidArgument, `unknown codec id ${frame.codec}`);
     const id = frame.id;
     if (!(id >= 0 && id <= MAX_REQUEST_ID && Number.isInteger(id))) {
       throw new RpcError(Code.InvalidArgument, `request id ${id} is not an integer in 0…2^53−1`);
@@ -362,7 +380,12 @@ class FramedConnection implements Connection {
     this.queue = [];
     this.queuedBytes = 0;
     this.queuedBound = 0;
-    this.handlers.onClose?.(error, this);
+    try {
+      this.handlers.onClose?.(error, this);
+    } catch (err) {
+      // Runs inside socket events and timers: an escaping error would end the process.
+      reportWarning(handlerError('onClose', err));
+    }
   }
 
   private flush(): void {
@@ -378,7 +401,7 @@ class FramedConnection implements Connection {
     try {
       for (let i = 0; i < queue.length; i++) n += writeFrame(queue[i] as OutgoingFrame, buffer, n);
     } catch (err) {
-      // Only a metadata key over 65,535 bytes gets here (send() checked the rest); nothing was written.
+      // send() checked everything writeFrame checks: only a frame changed after send() gets here.
       this.close(RpcError.from(err, Code.Internal));
       return;
     }
@@ -398,7 +421,13 @@ class FramedConnection implements Connection {
     if (this.queue.length > 0) this.flush();
     if (this.draining) return;
     if (this.endPromise !== undefined) this.socket.end();
-    else this.handlers.onDrain?.(this);
+    else if (this.handlers.onDrain !== undefined) {
+      try {
+        this.handlers.onDrain(this);
+      } catch (err) {
+        this.close(handlerError('onDrain', err));
+      }
+    }
   }
 
   /** A chunk read from the socket ('data', or a slab's chunk via `createSlabConnection`). */
@@ -417,24 +446,39 @@ class FramedConnection implements Connection {
     // A frame of the chunk that closed the connection (a duplicate id, say) must not run: the peer sees the
     // connection fail and cannot know that later calls of the same chunk did (docs/protocol.md §6).
     if (this.closed || frame.type === FrameType.Heartbeat) return;
-    this.handlers.onFrame(frame, this);
+    try {
+      this.handlers.onFrame(frame, this);
+    } catch (err) {
+      // A bug of the owner fails this connection only, and is no fault of the peer: no GoAway blames it,
+      // even when what was thrown is a ProtocolError (from encoding a frame of the owner's own, say).
+      this.close(handlerError('onFrame', err));
+    }
   }
 
   private onEnd(): void {
+    this.peerEnded = true;
     try {
       this.decoder.end();
     } catch (err) {
       this.close(RpcError.from(err, Code.Internal));
       return;
     }
-    if (this.handlers.onEnd !== undefined) this.handlers.onEnd(this);
+    if (this.handlers.onEnd !== undefined) {
+      try {
+        this.handlers.onEnd(this);
+      } catch (err) {
+        this.close(handlerError('onEnd', err));
+      }
+    }
     // The peer finished writing; we finish too once our queue is out.
     else void this.end();
   }
 
   private onTimer(): void {
     const now = Date.now();
-    if (this.readTimeoutMs > 0 && now - this.lastRead >= this.readTimeoutMs) {
+    // After the peer's FIN no byte can come: a peer waiting for the answers to its last calls (a server
+    // overrides onEnd to finish them) is not dead. The write timeout still covers one that stops reading.
+    if (this.readTimeoutMs > 0 && !this.peerEnded && now - this.lastRead >= this.readTimeoutMs) {
       this.close(
         new RpcError(Code.Unavailable, `peer ${this.remoteAddress} silent for ${now - this.lastRead} ms`),
       );

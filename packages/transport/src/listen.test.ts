@@ -5,7 +5,7 @@ import { Code, createFrameDecoder, FrameType, MetadataKey, RpcError } from '@min
 import { describe, expect, it } from 'vitest';
 import { createSelfSignedCert } from '../../../tooling/testing/certs.js';
 import { useCleanups, waitFor } from '../../../tooling/testing/harness.js';
-import type { Connection, Listener } from './index.js';
+import type { Connection, Listener, ListenOptions } from './index.js';
 import { connect, createConnection, listen } from './index.js';
 
 const cleanups = useCleanups();
@@ -150,6 +150,15 @@ describe('listen', () => {
     expect(err).toBeInstanceOf(RpcError);
     expect((err as RpcError).code).toBe(Code.Unavailable);
     expect((err as RpcError).rawMessage).toMatch(/^listen: .*EADDRINUSE/);
+  });
+
+  it('rejects with a TypeError for a maxConnections that is not a number ≥ 0 (NaN would lift the limit)', async () => {
+    for (const bad of [Number.NaN, -1, '5']) {
+      const options = { maxConnections: bad, onSocket: () => {} } as unknown as ListenOptions;
+      await expect(listen(options), String(bad)).rejects.toThrow(
+        new TypeError(`maxConnections must be a number ≥ 0, got ${String(bad)}`),
+      );
+    }
   });
 
   it('close() stops accepting at once; open connections stay with their owners', async () => {

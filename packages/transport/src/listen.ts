@@ -3,6 +3,8 @@ import { createServer as createNetServer } from 'node:net';
 import type { TlsOptions } from 'node:tls';
 import { createServer as createTlsServer } from 'node:tls';
 import { Code, encodeFrame, FrameType, MetadataKey } from '@mini-rpc/protocol';
+import { handlerError, reportWarning } from './handler-error.js';
+import { sizeOption } from './size-option.js';
 import { toRpcError } from './socket-error.js';
 
 /** Where and how to accept connections. */
@@ -14,13 +16,19 @@ export interface ListenOptions {
   /** Accept TLS with these `node:tls` options (key, cert; `requestCert` + `ca` for mutual TLS). */
   tls?: TlsOptions;
   /**
-   * Connections beyond this many are told GoAway(ResourceExhausted) and half-closed, and destroyed after 1 s
-   * (or at `close()`) if the peer has not closed its side by then. Default 10,000.
+   * Connections beyond this many are told GoAway(Unavailable, id 0) and half-closed, and destroyed after 1 s
+   * (or at `close()`) if the peer has not closed its side by then. A number ≥ 0; default 10,000.
    */
   maxConnections?: number;
-  /** Called for each accepted (and, with TLS, handshaken) socket. */
+  /**
+   * Called for each accepted (and, with TLS, handshaken) socket. Must not throw: a socket whose `onSocket`
+   * throws is destroyed and the error (`Internal`, "onSocket threw: …") goes to `onError`.
+   */
   onSocket(socket: Socket): void;
-  /** Called for errors that concern no call (e.g. a failed TLS handshake). */
+  /**
+   * Called for errors that concern no call (e.g. a failed TLS handshake). Without it, an `onSocket` error is
+   * a `MiniRpcListenerWarning` process warning; so is an error `onError` throws.
+   */
   onError?(error: Error): void;
 }
 
@@ -50,7 +58,12 @@ function peerKey(socket: Socket): string {
  * ```
  */
 export function listen(options: ListenOptions): Promise<Listener> {
-  const max = options.maxConnections ?? 10_000;
+  let max: number;
+  try {
+    max = sizeOption('maxConnections', options.maxConnections, 10_000);
+  } catch (err) {
+    return Promise.reject(err);
+  }
   let open = 0;
   // TCP sockets whose TLS handshake is in progress, by peer address: the TLS socket that accept() gets is
   // another object than the TCP socket 'connection' saw, and the peer's address and port are what they
@@ -88,7 +101,25 @@ export function listen(options: ListenOptions): Promise<Listener> {
     }
     open++;
     socket.once('close', () => open--);
-    options.onSocket(socket);
+    try {
+      options.onSocket(socket);
+    } catch (err) {
+      // Inside the server's 'connection' event an escaping error would end the process: fail this socket.
+      socket.destroy();
+      report(handlerError('onSocket', err));
+    }
+  };
+  // Errors that concern no call go to onError; one that onError throws, or one without an onError to take
+  // it, becomes a process warning (never an uncaught exception in a server event).
+  const report = (error: Error): void => {
+    if (options.onError === undefined) reportWarning(error);
+    else {
+      try {
+        options.onError(error);
+      } catch (err) {
+        reportWarning(handlerError('onError', err));
+      }
+    }
   };
   const server: NetServer =
     options.tls === undefined
@@ -102,14 +133,18 @@ export function listen(options: ListenOptions): Promise<Listener> {
         if (handshaking.get(key) === socket) handshaking.delete(key);
       });
     });
-    server.on('tlsClientError', (err: Error) => options.onError?.(toRpcError(err, 'TLS handshake')));
+    server.on('tlsClientError', (err: Error) => {
+      if (options.onError !== undefined) report(toRpcError(err, 'TLS handshake'));
+    });
   }
   return new Promise<Listener>((resolve, reject) => {
     server.once('error', (err) => reject(toRpcError(err, 'listen')));
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
       const address = server.address();
       const port = typeof address === 'object' && address !== null ? address.port : (options.port ?? 0);
-      server.on('error', (err) => options.onError?.(err));
+      server.on('error', (err) => {
+        if (options.onError !== undefined) report(err);
+      });
       resolve({
         host: options.host ?? '127.0.0.1',
         port,

@@ -1,4 +1,5 @@
 import type { ConnectionOptions } from './connection.js';
+import { sizeOption } from './size-option.js';
 
 /** The longest delay Node's timers take; a longer one fires after 1 ms (with a TimeoutOverflowWarning). */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -19,9 +20,10 @@ export function timerMs(name: string, value: number | undefined, fallback: numbe
 }
 
 /**
- * Checks the timer options of a connection (`heartbeatIntervalMs`, `readTimeoutMs`, `writeTimeoutMs`) as
- * `createConnection` will: call it where a mistake can still be reported (a server's constructor), since
- * connections are made inside socket events.
+ * Checks the options of a connection as `createConnection` will: the timers (`heartbeatIntervalMs`,
+ * `readTimeoutMs`, `writeTimeoutMs`) and the sizes (`maxPayload`, `maxMetadata`, `maxQueuedBytes`,
+ * `maxBatchFrames`, `maxBatchBytes`). Call it where a mistake can still be reported (a server's
+ * constructor), since connections are made inside socket events.
  *
  * @throws TypeError when one is not a number ≥ 0.
  */
@@ -29,4 +31,9 @@ export function checkConnectionOptions(options: ConnectionOptions): void {
   timerMs('heartbeatIntervalMs', options.heartbeatIntervalMs, 0);
   timerMs('readTimeoutMs', options.readTimeoutMs, 0);
   timerMs('writeTimeoutMs', options.writeTimeoutMs, 0);
+  sizeOption('maxPayload', options.maxPayload, 0);
+  sizeOption('maxMetadata', options.maxMetadata, 0);
+  sizeOption('maxQueuedBytes', options.maxQueuedBytes, 0);
+  sizeOption('maxBatchFrames', options.maxBatchFrames, 0);
+  sizeOption('maxBatchBytes', options.maxBatchBytes, 0);
 }

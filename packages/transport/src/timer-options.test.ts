@@ -1,7 +1,9 @@
+import type { Socket } from 'node:net';
+import { connect as netConnect } from 'node:net';
 import { describe, expect, it, vi } from 'vitest';
 import { useCleanups } from '../../../tooling/testing/harness.js';
-import type { Connection } from './index.js';
-import { connect, createConnection, listen } from './index.js';
+import type { Connection, ConnectionOptions } from './index.js';
+import { checkConnectionOptions, connect, createConnection, listen } from './index.js';
 import { MAX_TIMER_MS } from './timer-ms.js';
 
 const cleanups = useCleanups();
@@ -86,5 +88,56 @@ describe('timer options', () => {
       const options = { host: '127.0.0.1', port: listener.port, ...QUIET, ...change };
       await expect(connect(options, { onFrame: () => {} })).rejects.toThrow(message);
     }
+  });
+});
+
+describe('size options', () => {
+  const SIZES = ['maxPayload', 'maxMetadata', 'maxQueuedBytes', 'maxBatchFrames', 'maxBatchBytes'] as const;
+
+  it('NaN, a negative value or a non-number is a TypeError before any socket: NaN would switch a limit off', async () => {
+    // With maxPayload NaN, `length > NaN` is never true: a header that claimed 4 GiB was buffered.
+    const listener = await framedListener();
+    for (const name of SIZES) {
+      for (const bad of [Number.NaN, -1, '1024']) {
+        const message = `${name} must be a number ≥ 0, got ${String(bad)}`;
+        const options = { ...QUIET, [name]: bad } as unknown as ConnectionOptions;
+        expect(() => checkConnectionOptions(options), `${name} ${String(bad)}`).toThrow(
+          new TypeError(message),
+        );
+        await expect(
+          connect({ host: '127.0.0.1', port: listener.port, ...options }, { onFrame: () => {} }),
+        ).rejects.toThrow(new TypeError(message));
+      }
+    }
+  });
+
+  it('createConnection checks them too, and takes 0 and Infinity', async () => {
+    const listener = await framedListener();
+    const sockets: Socket[] = [];
+    cleanups.push(() => {
+      for (const s of sockets) s.destroy();
+    });
+    const open = async (): Promise<Socket> => {
+      const socket = netConnect({ host: '127.0.0.1', port: listener.port });
+      sockets.push(socket);
+      await new Promise<void>((r) => socket.once('connect', () => r()));
+      return socket;
+    };
+    const socket = await open();
+    expect(() => createConnection(socket, { onFrame: () => {} }, { maxPayload: Number.NaN })).toThrow(
+      new TypeError('maxPayload must be a number ≥ 0, got NaN'),
+    );
+    const conn = createConnection(
+      await open(),
+      { onFrame: () => {} },
+      {
+        ...QUIET,
+        maxPayload: Number.POSITIVE_INFINITY,
+        maxQueuedBytes: Number.POSITIVE_INFINITY,
+        maxBatchFrames: 0,
+      },
+    );
+    cleanups.push(() => conn.close());
+    expect(conn.closed).toBe(false);
   });
 });
