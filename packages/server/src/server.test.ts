@@ -778,12 +778,14 @@ describe('answers that cannot go out as made, and odd throws', () => {
 });
 
 describe('server API', () => {
-  it('createServer refuses timer options that are not a number of ms ≥ 0 (connections would fail on accept)', () => {
+  it('createServer refuses timer and size options that are not numbers ≥ 0 (connections would fail on accept)', () => {
     expect(() => createServer({ idleTimeoutMs: Number.NaN })).toThrow(
       /readTimeoutMs must be a number of ms ≥ 0/,
     );
     expect(() => createServer({ heartbeatIntervalMs: -1 })).toThrow(/heartbeatIntervalMs must be a number/);
     expect(() => createServer({ idleTimeoutMs: Number.POSITIVE_INFINITY })).not.toThrow();
+    expect(() => createServer({ maxPayload: Number.NaN })).toThrow(/createServer: maxPayload/);
+    expect(() => createServer({ maxMetadata: -1 })).toThrow(/createServer: maxMetadata/);
   });
 
   it('addService refuses a duplicate name; listen refuses to start empty or twice', async () => {

@@ -117,18 +117,22 @@ class RpcServer implements Server {
   port: number | undefined;
 
   constructor(options: ServerOptions) {
-    // Connections are made inside socket events: a bad timer option must fail here, not on each accept.
+    // Connections are made inside socket events: a bad timer or size option must fail here, not on each accept.
     try {
       checkConnectionOptions({
         ...(options.heartbeatIntervalMs === undefined
           ? {}
           : { heartbeatIntervalMs: options.heartbeatIntervalMs }),
         ...(options.idleTimeoutMs === undefined ? {} : { readTimeoutMs: options.idleTimeoutMs }),
+        ...(options.maxPayload === undefined ? {} : { maxPayload: options.maxPayload }),
+        ...(options.maxMetadata === undefined ? {} : { maxMetadata: options.maxMetadata }),
       });
     } catch (err) {
-      throw new TypeError(
-        `createServer: ${(err as Error).message} (idleTimeoutMs is the connections' readTimeoutMs)`,
-      );
+      const message = (err as Error).message;
+      const note = message.startsWith('readTimeoutMs')
+        ? " (idleTimeoutMs is the connections' readTimeoutMs)"
+        : '';
+      throw new TypeError(`createServer: ${message}${note}`);
     }
     this.options = options;
     this.logger = options.logger === undefined ? consoleLogger : guardedLogger(options.logger);
