@@ -188,6 +188,15 @@ describe('connect with TLS', () => {
     expect(err.rawMessage).toMatch(/TLS certificate rejected/);
   });
 
+  it('TLS material that does not parse is InvalidArgument, an RpcError like every failure of connect', async () => {
+    const port = await tlsEcho();
+    const err = await rejection(
+      connect({ host: '127.0.0.1', port, tls: { ca: cert, cert: 'not a PEM', key: 'not a key' } }, ignore),
+    );
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(err.rawMessage).toMatch(/bad TLS options/);
+  });
+
   it('refuses a certificate for another name with Unauthenticated', async () => {
     const port = await tlsEcho();
     const err = await rejection(

@@ -58,13 +58,23 @@ export function connect(options: ConnectOptions, handlers: ConnectionHandlers): 
         onread: slab.onread,
       });
     } else {
-      // SNI carries host names only (RFC 6066 §3), never an IP address.
-      socket = tlsConnect({
-        ...(isIP(options.host) === 0 ? { servername: options.host } : {}),
-        ...options.tls,
-        host: options.host,
-        port: options.port,
-      });
+      try {
+        // SNI carries host names only (RFC 6066 §3), never an IP address.
+        socket = tlsConnect({
+          ...(isIP(options.host) === 0 ? { servername: options.host } : {}),
+          ...options.tls,
+          host: options.host,
+          port: options.port,
+        });
+      } catch (err) {
+        // Node checks the TLS material (a PEM that does not parse, a key that fits no certificate) here,
+        // synchronously: a mistake of the caller's, reported as the RpcError every failure of connect is.
+        const reason = err instanceof Error ? err.message : String(err);
+        reject(
+          new RpcError(Code.InvalidArgument, `connect ${target}: bad TLS options: ${reason}`, { cause: err }),
+        );
+        return;
+      }
       socket.allowHalfOpen = true;
     }
     const cleanup = (): void => {
