@@ -126,6 +126,55 @@ describe('consistentHash', () => {
     expect(owners(balancer, instances(1, 1, 1))).toEqual(mine);
   });
 
+  it('picks on a list with a huge weight (every pick threw a RangeError) and keeps the shares of weights', () => {
+    const balancer = byUser();
+    const list = [instance('a', 1e9), instance('b', 3e9), instance('c', 1)];
+    const counts = tally(owners(balancer, list));
+    expect(Math.abs((counts.a ?? 0) / keys.length - 0.25)).toBeLessThan(0.03);
+    expect(Math.abs((counts.b ?? 0) / keys.length - 0.75)).toBeLessThan(0.03);
+    expect(counts.c ?? 0).toBeLessThan(10); // 1 point of about 2^20 (hash-ring.test.ts checks the counts)
+  });
+
+  it('spreads calls whose key is not a string round robin (null threw a TypeError), and hashes an empty one', () => {
+    const list = instances(1, 1, 1);
+    for (const key of [null, 42, {}]) {
+      const balancer = consistentHash({ key: () => key as unknown as string });
+      const ids = Array.from({ length: 6 }, () => balancer.pick(list, info()).id);
+      expect([key, new Set(ids).size]).toEqual([key, 3]);
+    }
+    const empty = consistentHash({ key: () => '' });
+    const ids = Array.from({ length: 6 }, () => empty.pick(list, info()).id);
+    expect(new Set(ids).size).toBe(1);
+  });
+
+  it('metadataKey gives no key for names of Object.prototype absent from the call (it threw a TypeError)', () => {
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      expect([name, metadataKey(name)(info())]).toEqual([name, undefined]);
+      const balancer = consistentHash({ key: metadataKey(name) });
+      expect(() => balancer.pick(instances(1, 1), info())).not.toThrow();
+      expect(metadataKey(name)(info('Svc', { [name]: 'ann' }))).toBe('ann');
+    }
+  });
+
+  it('argKey refuses an index that can never find an argument', () => {
+    for (const index of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => argKey(index), String(index)).toThrow(
+        expect.objectContaining({ code: Code.InvalidArgument }) as RpcError,
+      );
+    }
+  });
+
+  it('never returns undefined for an array shrunk in place, and picks a joiner pushed onto it', () => {
+    const balancer = byUser();
+    const list = instances(1, 1, 1, 1);
+    owners(balancer, list);
+    list.pop();
+    list.pop();
+    expect(new Set(owners(balancer, list))).toEqual(new Set(['a', 'b']));
+    list.push(instance('x'), instance('y'), instance('z'));
+    expect(new Set(owners(balancer, list))).toEqual(new Set(['a', 'b', 'x', 'y', 'z']));
+  });
+
   it('rejects a virtualNodes count that is not a positive integer', () => {
     for (const virtualNodes of [0, -1, 1.5, Number.NaN]) {
       expect(() => consistentHash({ key: metadataKey('k'), virtualNodes })).toThrow(

@@ -46,8 +46,9 @@ interface RingState {
  * instead of 22 ms). It matters because the retry lists of a service (one per instance left out) outnumber
  * the {@link MEMBERSHIPS_KEPT} memberships kept from 8 instances up (see `MembershipCache`), so most are
  * new. A list that is not such a copy, or keeps fewer than half of the instances, gets a ring of its own.
- * Calls whose key is `undefined` are spread round robin. Throws `RpcError(Unavailable)` when the list is
- * empty, and `RpcError(InvalidArgument)` at creation when `virtualNodes` is not a positive integer.
+ * Calls whose key is `undefined` (or anything but a string) are spread round robin. Throws
+ * `RpcError(Unavailable)` when the list is empty, and `RpcError(InvalidArgument)` at creation when
+ * `virtualNodes` is not a positive integer.
  *
  * @example
  * ```ts
@@ -75,7 +76,8 @@ export function consistentHash(options: ConsistentHashOptions): Balancer {
       if (n === 1) return instances[0]!;
       const state = states.get(info.service, instances);
       const k = key(info);
-      if (k === undefined) {
+      // Not only undefined: a key function of plain JS may give null or a number, which the hash cannot take.
+      if (typeof k !== 'string') {
         state.rotation = state.rotation + 1 < n ? state.rotation + 1 : 0;
         return instances[state.rotation]!;
       }

@@ -1,4 +1,5 @@
 import type { PickInfo } from '@mini-rpc/protocol';
+import { Code, RpcError } from '@mini-rpc/protocol';
 
 /**
  * Reads the key that {@link consistentHash} hashes from a call. `undefined` means the call has no key;
@@ -8,7 +9,8 @@ export type HashKey = (info: PickInfo) => string | undefined;
 
 /**
  * A {@link HashKey} that reads the metadata entry `name`, e.g. a user id header, so that all calls of one
- * user go to the same instance. Calls without the entry have no key.
+ * user go to the same instance. Calls without the entry have no key (nor do calls whose entry is not a
+ * string); an empty string is a key like any other.
  *
  * @example
  * ```ts
@@ -16,14 +18,20 @@ export type HashKey = (info: PickInfo) => string | undefined;
  * ```
  */
 export function metadataKey(name: string): HashKey {
-  return (info) => info.metadata[name];
+  return (info) => {
+    // Metadata is a plain object: `constructor`, `toString`, … of a call without the entry are inherited
+    // functions, and hashing one threw a TypeError from pick.
+    const value: unknown = info.metadata[name];
+    return typeof value === 'string' ? value : undefined;
+  };
 }
 
 /**
  * A {@link HashKey} that reads the argument at `index` (default 0) of a call whose `args` is an array (as
  * the client passes a method's arguments), or `args` itself when it is not an array and `index` is 0.
  * Strings are used as they are; numbers, bigints and booleans are turned into strings; any other value
- * means the call has no key.
+ * means the call has no key. Throws `RpcError(InvalidArgument)` when `index` is not an integer ≥ 0 (such
+ * an index never finds an argument, so every call would silently lose its affinity).
  *
  * @example
  * ```ts
@@ -32,6 +40,9 @@ export function metadataKey(name: string): HashKey {
  * ```
  */
 export function argKey(index = 0): HashKey {
+  if (!Number.isInteger(index) || index < 0) {
+    throw new RpcError(Code.InvalidArgument, `argKey index must be an integer >= 0, got ${index}`);
+  }
   return (info) => {
     const args = info.args;
     const value = Array.isArray(args) ? args[index] : index === 0 ? args : undefined;

@@ -1,7 +1,8 @@
 import type { ServiceInstance } from '@mini-rpc/protocol';
 import { describe, expect, it } from 'vitest';
 import { instance } from '../test/support.js';
-import { buildRing, mapSubset, ownerAmong, ownerOf } from './hash-ring.js';
+import { buildRing, MAX_RING_POINTS, mapSubset, ownerAmong, ownerOf, pointCounts } from './hash-ring.js';
+import { MAX_WEIGHT } from './weight.js';
 
 /** One point per instance, at the position given here (`a#0` at 10, …), so ties and wrapping are chosen. */
 const at: Record<string, number> = { 'a#0': 10, 'b#0': 20, 'c#0': 20, 'd#0': 30 };
@@ -63,5 +64,32 @@ describe('mapSubset', () => {
     expect(mapSubset(ring, [a, a], slots)).toBe(false);
     expect(mapSubset(ring, [...all, instance('e')], slots)).toBe(false);
     expect(mapSubset(ring, [b, c], slots)).toBe(true);
+  });
+});
+
+describe('pointCounts', () => {
+  const sum = (counts: readonly number[]) => counts.reduce((a, b) => a + b, 0);
+
+  it('is round(virtualNodes × weight), at least 1, while the ring holds at most 2^20 points', () => {
+    expect(pointCounts([1, 2, 0.5, 0.001], 160)).toEqual([160, 320, 80, 1]);
+    expect(sum(pointCounts(Array(6_553).fill(1), 160))).toBe(6_553 * 160);
+  });
+
+  it('scales a larger ring down to about 2^20 points, keeping the shares of the weights', () => {
+    for (const [weights, virtualNodes] of [
+      [[1e9, 3e9, 1], 160],
+      [[1, 1, 1], 2 ** 30],
+      [[MAX_WEIGHT, MAX_WEIGHT, MAX_WEIGHT, 2], 2 ** 31],
+      [Array(7_000).fill(1), 160],
+    ] as const) {
+      const counts = pointCounts(weights, virtualNodes);
+      expect(sum(counts)).toBeLessThanOrEqual(MAX_RING_POINTS + weights.length);
+      expect(sum(counts)).toBeGreaterThan(MAX_RING_POINTS * 0.99);
+      const total = sum(weights);
+      for (let i = 0; i < weights.length; i++) {
+        const share = (weights[i]! / total) * MAX_RING_POINTS;
+        expect(Math.abs(counts[i]! - share)).toBeLessThanOrEqual(1);
+      }
+    }
   });
 });

@@ -5,6 +5,13 @@ import { weightOf } from './weight.js';
 /** 2^21 owners: `hash * OWNER_SPACE + owner` stays below 2^53, so one Float64Array sort orders both. */
 const OWNER_SPACE = 2 ** 21;
 
+/**
+ * Points a ring holds at most (plus one per instance): 2^20, 8 MiB to sort and about 250 ms to build on the
+ * test machine. One registration of weight 10^9 asked for 1.6 × 10^11 points, a RangeError on every pick of
+ * the service; weight 10^5 for 1.6 × 10^7, seconds of hashing at the first pick.
+ */
+export const MAX_RING_POINTS = 2 ** 20;
+
 /** A sorted ring of virtual-node points and, for each point, the index of the instance that owns it. */
 export interface HashRing {
   /** The list the owner indexes refer to (the last one seen with these members). */
@@ -18,7 +25,8 @@ export interface HashRing {
 /**
  * Builds the ring for `instances`: `round(virtualNodes × weight)` points (at least 1) per instance, each at
  * `hash("<id>#<n>")`. Points depend only on ids and weights, so adding an instance moves only the keys
- * that now fall on its points.
+ * that now fall on its points. A ring that would hold more than {@link MAX_RING_POINTS} points is scaled
+ * down to about that many, each instance keeping its share of them (see `pointCounts`).
  */
 export function buildRing(
   instances: readonly ServiceInstance[],
@@ -30,7 +38,7 @@ export function buildRing(
   }
   const ids = instances.map((instance) => instance.id);
   const weights = instances.map(weightOf);
-  const counts = weights.map((w) => Math.max(1, Math.round(virtualNodes * w)));
+  const counts = pointCounts(weights, virtualNodes);
   const packed = new Float64Array(counts.reduce((a, b) => a + b, 0));
   let k = 0;
   for (let owner = 0; owner < ids.length; owner++) {
@@ -46,6 +54,24 @@ export function buildRing(
     owners[i] = packed[i]! - point * OWNER_SPACE;
   }
   return { list: instances, ids, weights, points, owners };
+}
+
+/**
+ * `round(virtualNodes × weight)` points per instance, at least 1, unless that adds up to more than
+ * {@link MAX_RING_POINTS}: then `round(MAX_RING_POINTS × weight / sum of weights)`, at least 1. Only a
+ * scaled ring's points depend on the other instances' weights, so only then do keys move a little beyond
+ * those of an instance that joins or leaves (and a filtered copy's walk may differ from a ring of its own).
+ */
+export function pointCounts(weights: readonly number[], virtualNodes: number): number[] {
+  // Relative to the largest weight, so that the sum cannot overflow to Infinity.
+  let largest = 0;
+  for (const w of weights) if (w > largest) largest = w;
+  let relative = 0;
+  for (const w of weights) relative += w / largest;
+  if (virtualNodes * largest * relative <= MAX_RING_POINTS) {
+    return weights.map((w) => Math.max(1, Math.round(virtualNodes * w)));
+  }
+  return weights.map((w) => Math.max(1, Math.round((MAX_RING_POINTS * (w / largest)) / relative)));
 }
 
 /** True when `instances` has the ids and weights, in order, that `ring` was built from. */

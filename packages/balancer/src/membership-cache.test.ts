@@ -74,4 +74,14 @@ describe('MembershipCache', () => {
     states.get('Svc', [a!]);
     expect(positions).toEqual([[2, 0], [1, -1, 1], [0]]);
   });
+
+  it('tells an array grown or shrunk in place from what it was (it gave the old state)', () => {
+    const { states } = cache();
+    const list = instances(1, 1, 1, 1);
+    expect(states.get('Svc', list)).toMatchObject({ ids: 'abcd' });
+    list.pop();
+    expect(states.get('Svc', list)).toMatchObject({ ids: 'abc' });
+    list.push(instance('x'), instance('y'));
+    expect(states.get('Svc', list)).toMatchObject({ ids: 'abcxy' });
+  });
 });

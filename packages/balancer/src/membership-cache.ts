@@ -49,8 +49,9 @@ class KeptMembership<T> implements Membership<T> {
  * comes back finds its state as it left it. At most {@link MEMBERSHIPS_KEPT} memberships are kept per
  * service; one unused while that many others were used is forgotten.
  *
- * `get` allocates nothing unless the membership is new: the same list as last time costs one comparison,
- * another list with known ids a scan of the ids of the memberships kept. A new one costs O(n) (its ids and
+ * `get` allocates nothing unless the membership is new: the same list as last time costs two comparisons
+ * (the array and its length), another list with known ids a scan of the ids of the memberships kept.
+ * Pass a new array when the members change: one changed in place is only told apart by its length. A new one costs O(n) (its ids and
  * `create`) and is common: from 8 instances up, retries without one instance make more distinct lists
  * than are kept.
  */
@@ -72,7 +73,11 @@ export class MembershipCache<T> {
       this.#services.set(service, kept);
     }
     const first = kept[0];
-    if (first !== undefined && first.list === instances) return first.state;
+    // The length too: an array grown or shrunk in place is the same object with other members (a state
+    // made for 4 made consistent hash return undefined for 2, smooth weighted round robin a NaN for 5).
+    if (first !== undefined && first.list === instances && first.ids.length === instances.length) {
+      return first.state;
+    }
     let found = kept.length;
     for (let i = 0; i < kept.length; i++) {
       if (sameIds(kept[i]!.ids, instances)) {

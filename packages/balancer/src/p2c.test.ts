@@ -132,4 +132,19 @@ describe('p2c', () => {
     expect(() => p2c({ decay: 0 })).toThrow(RpcError);
     expect(() => p2c({ decay: Number.NaN })).toThrow(/decay must be positive/);
   });
+
+  it('rejects an infinite decay and a failurePenalty that is not a finite number >= 0', () => {
+    const bad = [
+      { decay: Number.POSITIVE_INFINITY },
+      { failurePenalty: Number.NaN },
+      { failurePenalty: -1 },
+      { failurePenalty: Number.POSITIVE_INFINITY },
+    ];
+    for (const options of bad) {
+      expect(() => p2c(options), JSON.stringify(options)).toThrow(
+        expect.objectContaining({ code: Code.InvalidArgument }) as RpcError,
+      );
+    }
+    expect(p2c({ failurePenalty: 0 }).name).toBe('p2c');
+  });
 });

@@ -57,7 +57,8 @@ const SWEEP_EVERY = 1024;
  * degrades to round robin); p2c sees its latency from the first answers and its backlog as it grows,
  * so it sends it few calls, and comparing just two random instances keeps many clients from all piling on
  * the one that looks best. The cost is O(1) per pick, allocation-free. Throws `RpcError(Unavailable)` when
- * the list is empty, and `RpcError(InvalidArgument)` at creation for a non-positive `decay`.
+ * the list is empty, and `RpcError(InvalidArgument)` at creation when `decay` is not a positive finite
+ * number or `failurePenalty` not a finite number ≥ 0.
  *
  * @example
  * ```ts
@@ -69,13 +70,19 @@ const SWEEP_EVERY = 1024;
  */
 export function p2c(options: P2cOptions = {}): Balancer {
   const decay = options.decay ?? 10_000;
-  if (!(decay > 0)) throw new RpcError(Code.InvalidArgument, `decay must be positive, got ${decay}`);
-  return new P2c(
-    decay,
-    options.random ?? Math.random,
-    options.now ?? defaultClock(),
-    options.failurePenalty ?? 10,
-  );
+  const failurePenalty = options.failurePenalty ?? 10;
+  // Infinity would never forget a slow sample (a once-slow instance starved for good); a NaN penalty
+  // made a failing instance's estimate NaN, read as "never seen": the typical latency, not 10 times it.
+  if (!(decay > 0 && decay < Number.POSITIVE_INFINITY)) {
+    throw new RpcError(Code.InvalidArgument, `decay must be positive and finite (ms), got ${decay}`);
+  }
+  if (!(failurePenalty >= 0 && failurePenalty < Number.POSITIVE_INFINITY)) {
+    throw new RpcError(
+      Code.InvalidArgument,
+      `failurePenalty must be a finite number >= 0, got ${failurePenalty}`,
+    );
+  }
+  return new P2c(decay, options.random ?? Math.random, options.now ?? defaultClock(), failurePenalty);
 }
 
 class P2c implements Balancer {

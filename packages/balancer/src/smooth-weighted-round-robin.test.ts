@@ -150,4 +150,20 @@ describe('smoothWeightedRoundRobin', () => {
     }
     expect(ids.join(' ')).toBe('a a b a c a a');
   });
+
+  it('shares picks between weights near Number.MAX_VALUE (their sum overflowed: one instance got them all)', () => {
+    const list = [instance('a', 1e308), instance('b', 1e308), instance('c', 1)];
+    expect(Object.fromEntries(countPicks(smoothWeightedRoundRobin(), list, 1_000))).toEqual({
+      a: 500,
+      b: 500,
+    });
+  });
+
+  it('picks an instance pushed onto the same array (its current was NaN: never picked)', () => {
+    const balancer = smoothWeightedRoundRobin();
+    const list = instances(1, 1);
+    countPicks(balancer, list, 10);
+    list.push(instance('z'));
+    expect(Object.fromEntries(countPicks(balancer, list, 30))).toEqual({ a: 10, b: 10, z: 10 });
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { countPicks, info, instances, mulberry32 } from '../test/support.js';
+import { countPicks, info, instance, instances, mulberry32 } from '../test/support.js';
 import { weightedRandom } from './index.js';
 
 describe('weightedRandom', () => {
@@ -25,5 +25,12 @@ describe('weightedRandom', () => {
     expect(weightedRandom({ random: () => 0 }).pick(list, info()).id).toBe('a');
     expect(weightedRandom({ random: () => 0.9999999 }).pick(list, info()).id).toBe('c');
     expect(weightedRandom({ random: () => 0.9999999 }).pick(instances(1, 1), info()).id).toBe('b');
+  });
+
+  it('follows weights near Number.MAX_VALUE too (their sum overflowed: every pick went to the last instance)', () => {
+    const list = [instance('a', 1e308), instance('b', 1e308), instance('c', 1)];
+    const counts = countPicks(weightedRandom({ random: mulberry32(9) }), list, 10_000);
+    expect(counts.get('c') ?? 0).toBe(0);
+    expect(Math.abs((counts.get('a') ?? 0) / 10_000 - 0.5)).toBeLessThan(0.03);
   });
 });

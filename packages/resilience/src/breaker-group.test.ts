@@ -166,6 +166,83 @@ describe('createBreakerGroup', () => {
     expect(group('a').allowRequest()).toBe(true);
   });
 
+  it('forgets the breakers of instances that left, but never an open, probing, busy or watched one', () => {
+    const group = createBreakerGroup({ consecutiveFailures: 1, coolDownMs: 1_000, maxCoolDownMs: 5_000 });
+    const watched = group('watched');
+    watched.on('stateChange', () => {});
+    const busy = group('busy');
+    const probing = group('probing');
+    trip(group, 'probing', 1);
+    vi.advanceTimersByTime(1_000);
+    expect(probing.allowRequest()).toBe(true); // a probe that has not come back
+    let largest = 0;
+    // 20 deploys, each with 500 new instance ids used for 20 s (50 of them failing), then gone.
+    for (let deploy = 0; deploy < 20; deploy++) {
+      trip(group, 'down', 1); // open across every look of the group
+      busy.recordSuccess();
+      for (let i = 0; i < 500; i++) {
+        const breaker = group(`d${deploy}-${i}`);
+        breaker.allowRequest();
+        if (i < 50) breaker.recordFailure(Code.Unavailable);
+        else breaker.recordSuccess();
+        largest = Math.max(largest, group.size);
+      }
+      vi.advanceTimersByTime(20_000);
+    }
+    expect(largest).toBeLessThanOrEqual(1_025); // 10,000 ids seen; it held all of them before
+    for (const [id, breaker] of [
+      ['watched', watched],
+      ['busy', busy],
+      ['probing', probing],
+    ] as const) {
+      expect([id, group.get(id)]).toEqual([id, breaker]);
+    }
+    expect(group.get('down')).toBeDefined();
+    expect(group.get('d19-499')).toBeDefined(); // the last deploy's are less than a window old
+  });
+
+  it('never forgets a breaker younger than a window, so many live instances are not made again and again', () => {
+    const group = createBreakerGroup();
+    const first = Array.from({ length: 3_000 }, (_, i) => group(`i-${i}`));
+    expect(group.size).toBe(3_000);
+    vi.advanceTimersByTime(9_999);
+    for (let i = 0; i < 3_000; i++) expect(group(`i-${i}`)).toBe(first[i]);
+    group('one-more');
+    expect(group.size).toBe(3_001);
+  });
+
+  it('sweepMs: Infinity starts no timer, and a period past 2^31-1 ms is cut to that (both were 1 ms)', () => {
+    const never = createBreakerGroup({ sweepMs: Number.POSITIVE_INFINITY, coolDownMs: 10 });
+    trip(never, 'a');
+    expect(vi.getTimerCount()).toBe(0);
+    const events: string[] = [];
+    const rare = createBreakerGroup({
+      sweepMs: 2 ** 32,
+      coolDownMs: 10,
+      onStateChange: (id, _from, to) => events.push(`${id} ${to}`),
+    });
+    trip(rare, 'b');
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(1_000);
+    expect(events).toEqual(['b open']); // a 1 ms interval would have swept it half-open by now
+    vi.advanceTimersByTime(2 ** 31 - 1 - 1_000);
+    expect(events).toEqual(['b open', 'b half-open']);
+    rare.close();
+  });
+
+  it('close() is for good: a trip after it starts no sweep timer', () => {
+    const group = createBreakerGroup({ sweepMs: 100, coolDownMs: 1_000 });
+    trip(group, 'a');
+    expect(vi.getTimerCount()).toBe(1);
+    group.close();
+    expect(vi.getTimerCount()).toBe(0);
+    trip(group, 'b');
+    expect(group('b').state).toBe('open');
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(1_000);
+    expect(group('b').state).toBe('half-open'); // the breakers keep working, looked at
+  });
+
   it('rejects bad options with InvalidArgument', () => {
     expect(() => createBreakerGroup({ sweepMs: -1 })).toThrow(
       expect.objectContaining({ code: Code.InvalidArgument }),

@@ -4,6 +4,11 @@ import { type CircuitBreaker, StateMachineBreaker } from './circuit-breaker.js';
 import { reportListenerError } from './listener-error.js';
 import { assertMs } from './validate.js';
 
+/** Breakers a group holds before it first looks for idle ones to forget; then twice the number it kept. */
+const EVICT_FROM = 1_024;
+// setInterval runs a callback due in more than 2^31-1 ms every 1 ms: a longer sweep period is capped.
+const MAX_TIMER_MS = 2_147_483_647;
+
 /** Called after the breaker of `instanceId` moved from one state to another. */
 export type GroupStateChangeListener = (instanceId: string, from: BreakerState, to: BreakerState) => void;
 
@@ -13,7 +18,8 @@ export interface BreakerGroupOptions extends Omit<CircuitBreakerOptions, 'onStat
   readonly onStateChange?: GroupStateChangeListener;
   /**
    * When > 0, one shared interval of this many ms runs while any breaker is open and looks at them all,
-   * so their open → half-open events fire on time rather than at the next look. Default 0 (no timer).
+   * so their open → half-open events fire on time rather than at the next look. Default 0 (no timer);
+   * `Infinity` is no timer too, and a period over 2^31-1 ms (the timer limit) is cut to it.
    */
   readonly sweepMs?: number;
 }
@@ -34,7 +40,7 @@ export interface BreakerGroup {
   delete(instanceId: string): boolean;
   /** Number of breakers in the group. */
   readonly size: number;
-  /** Stops the shared sweep timer, if any. The breakers keep working. */
+  /** Stops the shared sweep timer, if any, for good: no later trip starts it again. The breakers keep working. */
   close(): void;
 }
 
@@ -47,6 +53,13 @@ export interface BreakerGroup {
  * other listeners nor reach the breaker's caller or the sweep: its error goes to `onListenerError`, or
  * by default to a `MiniRpcListenerWarning` process warning.
  *
+ * Breakers of instances that left go by themselves: once the group holds 1,024 breakers, making a new
+ * one first forgets the idle ones (at least a window old, and closed with no result in the window, or
+ * half-open and unprobed for `maxCoolDownMs`; never an open one, nor one with a listener added through
+ * its own `on`), and the next such look waits until the group has doubled. An idle breaker is as good as
+ * a new one, which is what its instance gets if it is called again; a result recorded later on the
+ * forgotten object is dropped. `delete(id)` still forgets one at once.
+ *
  * @throws RpcError(InvalidArgument) when an option is out of range.
  * @example
  * ```ts
@@ -58,10 +71,14 @@ export interface BreakerGroup {
 export function createBreakerGroup(options: BreakerGroupOptions = {}): BreakerGroup {
   const { onStateChange, sweepMs = 0, ...breakerOptions } = options;
   assertMs(sweepMs, 'sweepMs');
+  // Infinity was a 1 ms interval (setInterval's overflow rule), looking at every breaker each time.
+  const sweepEvery = sweepMs === Number.POSITIVE_INFINITY ? 0 : Math.min(sweepMs, MAX_TIMER_MS);
   const config = resolveBreakerOptions(breakerOptions);
   const breakers = new Map<string, StateMachineBreaker>();
   let listeners: readonly GroupStateChangeListener[] = onStateChange === undefined ? [] : [onStateChange];
   let timer: ReturnType<typeof setInterval> | undefined;
+  let closed = false;
+  let evictAt = EVICT_FROM;
 
   const sweep = (): void => {
     let open = false;
@@ -73,8 +90,8 @@ export function createBreakerGroup(options: BreakerGroupOptions = {}): BreakerGr
     timer = undefined;
   };
   const emit = (instanceId: string, from: BreakerState, to: BreakerState): void => {
-    if (to === 'open' && sweepMs > 0 && timer === undefined) {
-      timer = setInterval(sweep, sweepMs);
+    if (to === 'open' && sweepEvery > 0 && timer === undefined && !closed) {
+      timer = setInterval(sweep, sweepEvery);
       // Runtime-neutral: Node's timers can be unref'd so a sweep never keeps a process alive.
       (timer as { unref?: () => void }).unref?.();
     }
@@ -89,9 +106,17 @@ export function createBreakerGroup(options: BreakerGroupOptions = {}): BreakerGr
     }
   };
 
+  // Without this, a client whose instances come and go (a deploy gives new ids) kept a breaker, and a
+  // `mini_rpc_circuit_state` series, per instance ever seen: the client has no way to call `delete`.
+  const evictIdle = (): void => {
+    for (const [id, breaker] of breakers) if (breaker.isIdle(1)) breakers.delete(id);
+    evictAt = Math.max(EVICT_FROM, 2 * breakers.size);
+  };
+
   const factory = (instanceId: string): CircuitBreaker => {
     let breaker = breakers.get(instanceId);
     if (breaker === undefined) {
+      if (breakers.size >= evictAt) evictIdle();
       breaker = new StateMachineBreaker(config);
       breaker.on('stateChange', (from, to) => emit(instanceId, from, to));
       breakers.set(instanceId, breaker);
@@ -112,7 +137,10 @@ export function createBreakerGroup(options: BreakerGroupOptions = {}): BreakerGr
       };
     },
     delete: (instanceId) => breakers.delete(instanceId),
-    close: stopSweep,
+    close: () => {
+      closed = true;
+      stopSweep();
+    },
   };
   Object.assign(factory, methods);
   Object.defineProperty(factory, 'size', { get: () => breakers.size, enumerable: true });

@@ -23,9 +23,9 @@ export interface CircuitBreakerOptions {
   readonly coolDownFactor?: number;
   /** Cap on the grown cool-down, in ms. Default 60 000. */
   readonly maxCoolDownMs?: number;
-  /** Calls let through at the same time while half-open. Default 3. */
+  /** Calls let through at the same time while half-open. Default 3; `Infinity` for no limit. */
   readonly halfOpenMaxProbes?: number;
-  /** Successful probes that close the breaker. Default `halfOpenMaxProbes`. */
+  /** Successful probes that close the breaker (finite). Default `halfOpenMaxProbes`. */
   readonly successesToClose?: number;
   /** The clock, in ms. Default `Date.now` (which vitest's fake timers drive). */
   readonly now?: () => number;
@@ -86,5 +86,15 @@ export function resolveBreakerOptions(options: CircuitBreakerOptions): BreakerCo
   assertRange(config.maxCoolDownMs, 'maxCoolDownMs', config.coolDownMs, Number.POSITIVE_INFINITY);
   assertCount(config.halfOpenMaxProbes, 'halfOpenMaxProbes', 1);
   assertCount(config.successesToClose, 'successesToClose', 1);
+  // Infinity successes would never come: a breaker that went half-open would stay there for good.
+  if (config.successesToClose === Number.POSITIVE_INFINITY) {
+    invalid(
+      'successesToClose',
+      options.successesToClose === undefined
+        ? 'finite (it defaults to halfOpenMaxProbes: set it when halfOpenMaxProbes is Infinity)'
+        : 'finite',
+      config.successesToClose,
+    );
+  }
   return config;
 }

@@ -82,16 +82,22 @@ export class StateMachineBreaker implements CircuitBreaker {
   private consecutive = 0;
   private readonly window: RollingWindow;
   private openUntil = 0;
+  /** When the current open period began (`now()` clock). */
+  private openedAt = 0;
   private trips = 0;
-  /** Trips since the breaker last closed; grows the cool-down. */
-  private reopens = 0;
+  /** The cool-down of the next trip: `coolDownMs`, grown by `coolDownFactor` on each trip until it closes. */
+  private nextCoolDown: number;
   private probes = 0;
   private probeSuccesses = 0;
   private gen = 0;
   private listeners: readonly StateChangeListener[] = [];
+  /** When the breaker was made (`now()` clock), for {@link isIdle}. */
+  private createdAt: number;
 
   constructor(private readonly config: BreakerConfig) {
-    this.window = new RollingWindow(config.windowMs, config.windowBuckets, config.now());
+    this.createdAt = config.now();
+    this.window = new RollingWindow(config.windowMs, config.windowBuckets, this.createdAt);
+    this.nextCoolDown = config.coolDownMs;
   }
 
   get state(): BreakerState {
@@ -132,9 +138,11 @@ export class StateMachineBreaker implements CircuitBreaker {
       this.consecutive++;
       this.window.add(this.config.now(), 1, 1);
       const { totalA: calls, totalB: failures } = this.window;
+      // failures / calls, not failures >= calls × threshold: the product rounds (0.28 × 25 is
+      // 7.000000000000001), so 7 failures in 25 calls did not reach a threshold of 0.28.
       if (
         this.consecutive >= this.config.consecutiveFailures ||
-        (calls >= this.config.minimumCalls && failures >= calls * this.config.failureRateThreshold)
+        (calls >= this.config.minimumCalls && failures / calls >= this.config.failureRateThreshold)
       ) {
         this.trip();
       }
@@ -185,15 +193,55 @@ export class StateMachineBreaker implements CircuitBreaker {
     };
   }
 
+  /**
+   * Whether forgetting this breaker loses nothing that its instance's next calls need: at least a window
+   * old, and either closed with no result in its window, or half-open with no probe for `maxCoolDownMs`
+   * after its cool-down ended (nobody called the instance since: it has probably left). Never while open,
+   * nor while it has listeners beyond the first `ownListeners` (whoever added them holds on to it).
+   * Internal: the breaker group forgets idle breakers of instances that left.
+   */
+  isIdle(ownListeners: number): boolean {
+    if (this.listeners.length > ownListeners) return false;
+    const state = this.state;
+    const now = this.config.now();
+    if (now < this.createdAt) this.createdAt = now; // a clock that went back
+    if (now - this.createdAt < this.config.windowMs) return false;
+    if (state === 'closed') {
+      this.window.advance(now);
+      return this.window.totalA === 0;
+    }
+    return (
+      state === 'half-open' &&
+      this.probes === 0 &&
+      this.probeSuccesses === 0 &&
+      now - this.openUntil >= this.config.maxCoolDownMs
+    );
+  }
+
   /** Applies a due open → half-open change: the breaker's only timing, done when it is looked at. */
   private coolDown(): void {
-    if (this.current === 'open' && this.config.now() >= this.openUntil) this.moveTo('half-open');
+    if (this.current !== 'open') return;
+    const now = this.config.now();
+    if (now >= this.openUntil) this.moveTo('half-open');
+    else if (now < this.openedAt) {
+      // The clock went back past the trip (an NTP step, a VM restored): wait one cool-down from now
+      // rather than the cool-down plus however far the clock jumped.
+      this.openUntil = now + (this.openUntil - this.openedAt);
+      this.openedAt = now;
+    }
   }
 
   private trip(): void {
-    const { coolDownMs, coolDownFactor, maxCoolDownMs } = this.config;
-    this.openUntil = this.config.now() + Math.min(maxCoolDownMs, coolDownMs * coolDownFactor ** this.reopens);
-    this.reopens++;
+    const { coolDownFactor, maxCoolDownMs } = this.config;
+    const now = this.config.now();
+    this.openedAt = now;
+    this.openUntil = now + this.nextCoolDown;
+    // Grown a step per trip and no further than the cap: coolDownMs × factor^trips overflowed to Infinity
+    // after ~1,000 trips in a row, and with coolDownMs 0 that made 0 × Infinity = NaN, an open period
+    // that never ended.
+    if (this.nextCoolDown > 0 && this.nextCoolDown < maxCoolDownMs) {
+      this.nextCoolDown = Math.min(maxCoolDownMs, this.nextCoolDown * coolDownFactor);
+    }
     this.trips++;
     this.moveTo('open');
   }
@@ -209,7 +257,7 @@ export class StateMachineBreaker implements CircuitBreaker {
       this.consecutive = 0;
       this.window.clear();
     }
-    if (to === 'closed') this.reopens = 0;
+    if (to === 'closed') this.nextCoolDown = this.config.coolDownMs;
     for (const listener of this.listeners) {
       try {
         listener(from, to);

@@ -23,6 +23,11 @@ describe('deadlineFrom / remaining', () => {
     expect(remaining(undefined)).toBe(Number.POSITIVE_INFINITY);
     expect(remaining(deadlineFrom(Number.POSITIVE_INFINITY))).toBe(Number.POSITIVE_INFINITY);
   });
+
+  it('a NaN deadline has 0 left, never NaN (which would pass every delay >= remaining check)', () => {
+    expect(remaining(deadlineFrom(Number.NaN))).toBe(0);
+    expect(remaining(Number.NaN)).toBe(0);
+  });
 });
 
 describe('resolveTimeouts', () => {

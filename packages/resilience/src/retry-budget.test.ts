@@ -28,6 +28,16 @@ describe('createRetryBudget', () => {
     expect(drain(budget)).toBe(1_000);
   });
 
+  it('keeps a ratio finer than a thousandth (0.0015 per call: 3 retries per 2,000 calls, not 4)', () => {
+    const t = 0;
+    const budget = createRetryBudget({ ratio: 0.0015, minRetriesPerSecond: 0, now: () => t });
+    for (let i = 0; i < 2_000; i++) budget.recordCall();
+    expect(budget.available).toBe(3);
+    const tiny = createRetryBudget({ ratio: 0.0004, minRetriesPerSecond: 0, now: () => t });
+    for (let i = 0; i < 2_500; i++) tiny.recordCall();
+    expect(tiny.available).toBe(1);
+  });
+
   it('retries in a window stay within ratio × calls + reserve', () => {
     let t = 0;
     const budget = createRetryBudget({ ratio: 0.2, minRetriesPerSecond: 5, windowMs: 1_000, now: () => t });
@@ -58,6 +68,17 @@ describe('createRetryBudget', () => {
     expect(budget.available).toBe(20);
     t += 10_000;
     expect(budget.available).toBe(10);
+  });
+
+  it('recovers a window after the clock went back an hour, not an hour later', () => {
+    let t = 50_000_000;
+    const budget = createRetryBudget({ ratio: 0.1, minRetriesPerSecond: 1, windowMs: 10_000, now: () => t });
+    expect(drain(budget)).toBe(10);
+    t -= 3_600_000; // an NTP step back
+    expect(budget.available).toBe(0);
+    t += 10_000;
+    expect(budget.available).toBe(10);
+    expect(drain(budget)).toBe(10);
   });
 
   it('rejects bad options with InvalidArgument', () => {

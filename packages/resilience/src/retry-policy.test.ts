@@ -56,6 +56,23 @@ describe('createRetryPolicy: backoff', () => {
   });
 });
 
+describe('createRetryPolicy: backoff at high attempts', () => {
+  it('never gives a NaN delay once factor^attempt overflows to Infinity', () => {
+    const at = (options: RetryPolicyOptions, attempt: number, remainingMs = Number.POSITIVE_INFINITY) =>
+      createRetryPolicy({ budget: false, maxRetries: Number.POSITIVE_INFINITY, ...options }).nextDelay(
+        attemptOf(attempt, remainingMs),
+      );
+    // initialDelayMs 0: 0 × Infinity was NaN, which the client takes for "give up" and retry() for "now".
+    expect(at({ initialDelayMs: 0, jitter: 'none' }, 1_100)).toBe(0);
+    expect(at({ initialDelayMs: 0, factor: Number.POSITIVE_INFINITY }, 2)).toBe(0);
+    // Capped: the cap, whatever the attempt.
+    expect(at({ jitter: 'none' }, 5_000)).toBe(1_000);
+    expect(at({ jitter: 'none', factor: Number.POSITIVE_INFINITY }, 3)).toBe(1_000);
+    // No cap: a wait that never ends is no retry (full jitter drew 0 × Infinity = NaN).
+    expect(at({ maxDelayMs: Number.POSITIVE_INFINITY, random: () => 0 }, 1_100)).toBe(-1);
+  });
+});
+
 describe('createRetryPolicy: when not to retry', () => {
   it('retries only the codes retryOn accepts (default isRetryable)', () => {
     const policy = createRetryPolicy({ budget: false, jitter: 'none' });
@@ -84,6 +101,12 @@ describe('createRetryPolicy: when not to retry', () => {
     expect(policy.nextDelay(attemptOf(1, 25))).toBe(-1);
     expect(policy.nextDelay(attemptOf(2, 50))).toBe(-1);
     expect(policy.nextDelay(attemptOf(1, 0))).toBe(-1);
+  });
+
+  it('gives up when the time left is NaN (a broken deadline), instead of retrying without one', () => {
+    const policy = createRetryPolicy({ budget: false, jitter: 'none' });
+    expect(policy.nextDelay(attemptOf(1, Number.NaN))).toBe(-1);
+    expect(policy.nextDelay(attemptOf(1, Number.POSITIVE_INFINITY))).toBe(25);
   });
 
   it('keeps minAttemptMs free for the attempt itself', () => {

@@ -99,14 +99,18 @@ class ExponentialRetryPolicy implements BackoffRetryPolicy {
   nextDelay(attempt: RetryAttempt): number {
     if (attempt.attempt > this.maxRetries || !this.retryOn(attempt.error.code)) return -1;
     const delay = this.delayFor(attempt.attempt);
-    if (delay + this.minAttemptMs >= attempt.remainingMs) return -1;
+    // Negated, so that a NaN remainingMs (a broken deadline) gives up rather than passing the check.
+    if (!(delay + this.minAttemptMs < attempt.remainingMs)) return -1;
     if (this.budget !== undefined && !this.budget.tryRetry()) return -1;
     return delay;
   }
 
   private delayFor(attempt: number): number {
-    const backoff = Math.min(this.maxDelayMs, this.initialDelayMs * this.factor ** (attempt - 1));
-    if (this.jitter === 'none') return backoff;
+    // factor^(attempt-1) is Infinity from the 1,025th retry at ×2 (or the 2nd at factor Infinity), and
+    // 0 × Infinity is NaN: a delay of 0 stays 0 (an Infinity beyond the cap is the cap).
+    const grown = this.initialDelayMs === 0 ? 0 : this.initialDelayMs * this.factor ** (attempt - 1);
+    const backoff = Math.min(grown, this.maxDelayMs);
+    if (this.jitter === 'none' || backoff === Number.POSITIVE_INFINITY) return backoff;
     if (this.jitter === 'equal') return backoff / 2 + (this.random() * backoff) / 2;
     return this.random() * backoff;
   }

@@ -83,6 +83,45 @@ describe('retry', () => {
     expect(fn).not.toHaveBeenCalled();
   });
 
+  it('a NaN delay from the policy gives up, as in the client (it retried at once, with no wait)', async () => {
+    const fn = vi.fn(unavailable);
+    // NaN three times, then -1: the old loop made 4 attempts back to back (forever with NaN only).
+    const policy: RetryPolicy = { onCall: () => {}, nextDelay: (a) => (a.attempt <= 3 ? Number.NaN : -1) };
+    await expect(retry(fn, policy)).rejects.toMatchObject({ code: Code.Unavailable });
+    expect(fn).toHaveBeenCalledTimes(1);
+  });
+
+  it('gives up at once when the wait would end at or past the deadline, rather than after it', async () => {
+    const fn = vi.fn(unavailable);
+    const policy: RetryPolicy = { onCall: () => {}, nextDelay: () => 5_000 };
+    const settled = retry(fn, policy, { deadline: deadlineFrom(100) }).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(0);
+    // The old loop slept the 5 s and failed with DeadlineExceeded 4.9 s after the caller's deadline.
+    expect(vi.getTimerCount()).toBe(0);
+    expect(await settled).toMatchObject({ code: Code.Unavailable });
+    expect(fn).toHaveBeenCalledTimes(1);
+  });
+
+  it('a wait longer than the 2^31-1 ms timer limit is cut to it, not run after 1 ms', async () => {
+    const fn = vi.fn(unavailable);
+    const policy: RetryPolicy = { onCall: () => {}, nextDelay: (a) => (a.attempt === 1 ? 2 ** 32 : -1) };
+    const settled = retry(fn, policy).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(fn).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(2 ** 31 - 1 - 1_000);
+    expect(fn).toHaveBeenCalledTimes(2);
+    expect(await settled).toMatchObject({ code: Code.Unavailable });
+  });
+
+  it('rejects a NaN deadline with InvalidArgument, calling nothing', async () => {
+    const fn = vi.fn(unavailable);
+    const policy = createRetryPolicy({ budget: false });
+    const settled = retry(fn, policy, { deadline: deadlineFrom(Number.NaN) }).catch((e: unknown) => e);
+    await vi.runAllTimersAsync();
+    expect(await settled).toMatchObject({ code: Code.InvalidArgument });
+    expect(fn).not.toHaveBeenCalled();
+  });
+
   it('an abort during the backoff wait rejects with Cancelled and stops', async () => {
     const controller = new AbortController();
     const fn = vi.fn(unavailable);

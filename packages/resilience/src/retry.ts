@@ -2,6 +2,10 @@ import type { RetryPolicy } from '@mini-rpc/protocol';
 import { Code, RpcError } from '@mini-rpc/protocol';
 import { abortError } from './abort-error.js';
 import { remaining } from './deadline.js';
+import { invalid } from './validate.js';
+
+// setTimeout runs a callback due in more than 2^31-1 ms after 1 ms: a longer wait is capped to this.
+const MAX_TIMER_MS = 2_147_483_647;
 
 /** Options for {@link retry}. */
 export interface RetryOptions {
@@ -17,11 +21,14 @@ export interface RetryOptions {
  *
  * `fn` gets the attempt number (0 for the first call). What `fn` throws is turned into an RpcError only
  * to ask the policy (`RpcError.from`: a plain Error counts as Unknown, which the default policy does not
- * retry); the error that ends the loop is rethrown exactly as `fn` threw it. `retry` does not bound one
+ * retry); the error that ends the loop is rethrown exactly as `fn` threw it. The policy gives up with a
+ * negative or NaN delay; a delay that would end at or after `deadline` gives up too, at once, so no wait
+ * outlasts the deadline (waits over 2^31-1 ms, the timer limit, are cut to it). `retry` does not bound one
  * attempt: wrap it, or each attempt, in {@link withTimeout} for that. Only use it for work that is safe
  * to repeat (docs/resilience.md).
  *
  * @throws the last error of `fn` when the policy gives up, or an error `fn` threw after `signal` aborted.
+ * @throws RpcError(InvalidArgument) when `deadline` is NaN.
  * @throws RpcError(DeadlineExceeded) when `deadline` has passed before an attempt starts.
  * @throws RpcError(Cancelled) (or the signal's RpcError reason) when `signal` aborts between attempts.
  * @example
@@ -36,6 +43,7 @@ export async function retry<T>(
   options: RetryOptions = {},
 ): Promise<T> {
   const { signal, deadline } = options;
+  if (Number.isNaN(deadline)) invalid('deadline', 'a Date.now() time (or undefined)', deadline);
   policy.onCall();
   for (let attempt = 0; ; attempt++) {
     if (signal?.aborted) throw abortError(signal.reason);
@@ -47,9 +55,12 @@ export async function retry<T>(
     } catch (thrown) {
       if (signal?.aborted) throw thrown;
       const error = RpcError.from(thrown);
-      const delay = policy.nextDelay({ attempt: attempt + 1, error, remainingMs: remaining(deadline) });
-      if (delay < 0) throw thrown;
-      if (delay > 0) await sleep(delay, signal);
+      const remainingMs = remaining(deadline);
+      const delay = policy.nextDelay({ attempt: attempt + 1, error, remainingMs });
+      // As the client does: NaN is "give up" too (it used to retry at once, in a loop with no wait), and
+      // a wait that ends at or past the deadline gives up now rather than failing only after it.
+      if (!(delay >= 0) || delay >= remainingMs) throw thrown;
+      if (delay > 0) await sleep(Math.min(delay, MAX_TIMER_MS), signal);
     }
   }
 }

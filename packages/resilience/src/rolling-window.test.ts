@@ -34,3 +34,23 @@ describe('RollingWindow (internal)', () => {
     expect([w.totalA, w.totalB]).toEqual([1, 0]);
   });
 });
+
+describe('RollingWindow (internal): a clock that goes back further than the window', () => {
+  it('re-anchors at the new time, so its counts expire a window later, not when the clock catches up', () => {
+    const w = new RollingWindow(1_000, 10, 10_000_000);
+    w.add(10_000_000, 1, 1);
+    const back = 10_000_000 - 3_600_000; // an NTP step of an hour
+    w.add(back, 1, 0);
+    expect([w.totalA, w.totalB]).toEqual([2, 1]);
+    w.advance(back + 999);
+    expect(w.totalA).toBe(2);
+    w.advance(back + 1_000);
+    expect([w.totalA, w.totalB]).toEqual([0, 0]);
+    // And it slides normally from there.
+    w.add(back + 1_500, 1, 0);
+    w.advance(back + 2_400);
+    expect(w.totalA).toBe(1);
+    w.advance(back + 2_500);
+    expect(w.totalA).toBe(0);
+  });
+});
