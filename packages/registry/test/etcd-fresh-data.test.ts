@@ -1,10 +1,10 @@
-import type { Registry, ServiceInstance } from '@mini-rpc/protocol';
+import type { Registry } from '@mini-rpc/protocol';
 import { Etcd3 } from 'etcd3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { useEtcd } from '../../../tooling/testing/use-etcd.js';
-import { createEtcdRegistry, type RegistryLogger } from '../src/index.js';
+import { createEtcdRegistry } from '../src/index.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
-import { ids, instance, waitFor } from './wait-for.js';
+import { ids, instance, waitFor, watchRecorder } from './wait-for.js';
 
 // The etcd the registries start on, and the one that replaces it behind the same address: an etcd that comes
 // back with a fresh data dir (disk lost, restored from an old backup) as the clients see it.
@@ -19,28 +19,12 @@ afterEach(async () => {
   proxy = undefined;
 });
 
-function recorder() {
-  const lists: (readonly ServiceInstance[])[] = [];
-  const messages: string[] = [];
-  const logger: RegistryLogger = {
-    info: (_details, message) => messages.push(message),
-    warn: (_details, message) => messages.push(message),
-  };
-  return {
-    lists,
-    messages,
-    logger,
-    last: () => ids(lists.at(-1)).join(),
-    listener: (list: readonly ServiceInstance[]) => lists.push(list),
-  };
-}
-
 describe('etcd back with a fresh data dir', () => {
   it('registrations come back and the watch delivers the new etcd’s list (no stale, no missing instance)', async () => {
     proxy = await startTcpProxy(before.clientPort);
     const endpoints = `etcd://127.0.0.1:${proxy.port}`;
-    const log = recorder();
-    const seen = recorder();
+    const log = watchRecorder();
+    const seen = watchRecorder();
     const registrant = createEtcdRegistry({
       endpoints,
       ttlSeconds: 1,

@@ -1,10 +1,9 @@
-import type { ServiceInstance } from '@mini-rpc/protocol';
 import { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { useEtcd } from '../../../tooling/testing/use-etcd.js';
-import { createEtcdRegistry, type RegistryLogger } from '../src/index.js';
+import { createEtcdRegistry } from '../src/index.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
-import { ids, instance, waitFor } from './wait-for.js';
+import { ids, instance, waitFor, watchRecorder } from './wait-for.js';
 
 const etcd = useEtcd();
 let rawClient: Etcd3 | undefined;
@@ -18,30 +17,11 @@ afterEach(async () => {
   await proxy?.close();
 });
 
-function recorder() {
-  const lists: (readonly ServiceInstance[])[] = [];
-  const errors: Error[] = [];
-  const messages: string[] = [];
-  const logger: RegistryLogger = {
-    info: (_details, message) => messages.push(message),
-    warn: (_details, message) => messages.push(message),
-  };
-  return {
-    lists,
-    errors,
-    messages,
-    logger,
-    last: () => ids(lists.at(-1)).join(),
-    listener: (list: readonly ServiceInstance[]) => lists.push(list),
-    onError: (error: Error) => errors.push(error),
-  };
-}
-
 describe('etcd watch rebuild', () => {
   it('rebuilds (lists and watches again) when its resume revision was compacted away', async () => {
     proxy = await startTcpProxy(etcd.clientPort);
     const owner = createEtcdRegistry({ endpoints: etcd.endpoint, prefix: '/compact', ttlSeconds: 30 });
-    const seen = recorder();
+    const seen = watchRecorder();
     // This registry reaches etcd only through the proxy, so the test can cut it off alone.
     const watching = createEtcdRegistry({
       endpoints: `etcd://127.0.0.1:${proxy.port}`,
@@ -81,7 +61,7 @@ describe('etcd watch rebuild', () => {
   it('a watch started while etcd is unreachable reports it, delivers nothing, then the list once it is back', async () => {
     proxy = await startTcpProxy(etcd.clientPort);
     const owner = createEtcdRegistry({ endpoints: etcd.endpoint, prefix: '/late', ttlSeconds: 30 });
-    const seen = recorder();
+    const seen = watchRecorder();
     const watching = createEtcdRegistry({
       endpoints: `etcd://127.0.0.1:${proxy.port}`,
       prefix: '/late',
@@ -105,7 +85,7 @@ describe('etcd watch rebuild', () => {
 
   it('a registration whose lease etcd expired while cut off comes back on a new lease', async () => {
     proxy = await startTcpProxy(etcd.clientPort);
-    const log = recorder();
+    const log = watchRecorder();
     const registrant = createEtcdRegistry({
       endpoints: `etcd://127.0.0.1:${proxy.port}`,
       prefix: '/partition',
@@ -113,7 +93,7 @@ describe('etcd watch rebuild', () => {
       callTimeoutMs: 300,
       logger: log.logger,
     });
-    const seen = recorder();
+    const seen = watchRecorder();
     const watching = createEtcdRegistry({ endpoints: etcd.endpoint, prefix: '/partition' });
     try {
       await registrant.register(instance('Svc', 'a'));
