@@ -1,5 +1,5 @@
 import type { ServerContext, ServerMiddleware, ServerNext } from '@mini-rpc/protocol';
-import { Code, codeName, isCallerError, RpcError } from '@mini-rpc/protocol';
+import { Code, codeName, isCallerError, thrownText } from '@mini-rpc/protocol';
 import { codeOf } from './code-of.js';
 import type { LevelLogger, LogFn, LogLevel } from './logger.js';
 
@@ -70,7 +70,7 @@ export function logging(options: LoggingOptions): ServerMiddleware {
     };
     const trace = ctx.state.trace as { traceId?: unknown } | undefined;
     if (trace?.traceId !== undefined) line.traceId = trace.traceId;
-    if (err !== undefined) line.error = messageOf(err);
+    if (err !== undefined) line.error = thrownText(err);
     try {
       (logger[level] as LogFn)(line, MESSAGE);
     } catch {
@@ -108,20 +108,4 @@ export function logging(options: LoggingOptions): ServerMiddleware {
     if (!logAnyNow) return next();
     return run(ctx, next, logOkNow);
   };
-}
-
-/** The message of what a call threw; never throws (getters and Proxy traps included). */
-function messageOf(err: unknown): string {
-  try {
-    if (err instanceof RpcError) return err.rawMessage;
-    if (err instanceof Error) return String(err.message);
-    return String(err);
-  } catch {
-    // A message getter, toString or Proxy trap that throws.
-  }
-  try {
-    return Object.prototype.toString.call(err);
-  } catch {
-    return '[unprintable value]';
-  }
 }

@@ -1,5 +1,5 @@
 import type { ServerContext, ServerMiddleware, ServerNext } from '@mini-rpc/protocol';
-import { Code, RpcError } from '@mini-rpc/protocol';
+import { Code, RpcError, thrownText } from '@mini-rpc/protocol';
 import { pino } from 'pino';
 import { isKnownError, markRecovered } from './code-of.js';
 import type { ErrorLogger } from './logger.js';
@@ -44,7 +44,7 @@ export function recovery(options: RecoveryOptions = {}): ServerMiddleware {
       // field whose connection is gone): log what can be read safely instead.
     }
     try {
-      const safe = { type: typeof err, message: textOf(err), stack: stackOf(err) };
+      const safe = { type: typeof err, message: thrownText(err), stack: stackOf(err) };
       logger.error({ err: safe, ...where }, LOG_MESSAGE);
     } catch {
       // The logger itself is broken; the caller still gets Internal below.
@@ -87,21 +87,7 @@ function isError(value: unknown): value is Error {
 
 /** A log-friendly description of a thrown value that is not an Error (it has no stack). */
 function describeThrown(value: unknown): Record<string, unknown> {
-  return { type: typeof value, message: `non-Error thrown: ${textOf(value)}` };
-}
-
-/** `String(value)`, else its tag, else a fixed text: never throws. */
-function textOf(value: unknown): string {
-  try {
-    return String(value);
-  } catch {
-    // e.g. Object.create(null): no toString.
-  }
-  try {
-    return Object.prototype.toString.call(value);
-  } catch {
-    return '[unprintable value]';
-  }
+  return { type: typeof value, message: `non-Error thrown: ${thrownText(value)}` };
 }
 
 /** The stack of an Error, when it can be read. */

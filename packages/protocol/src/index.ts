@@ -33,5 +33,5 @@ export type { Registry, RegistryWatch, ServiceInstance, WatchListener } from './
 export { IDEMPOTENT_METADATA_KEY } from './registry.js';
 export { RequestMap } from './request-map.js';
 export type { RpcErrorOptions } from './rpc-error.js';
-export { RpcError } from './rpc-error.js';
+export { RpcError, thrownText } from './rpc-error.js';
 export { utf8Length } from './utf8.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { ProtocolErrorKind } from './index.js';
-import { Code, isProtocolError, ProtocolError, RpcError } from './index.js';
+import { Code, isProtocolError, ProtocolError, RpcError, thrownText } from './index.js';
 
 /** A second, independent copy of the package, as when ESM and CJS builds or two versions are both loaded. */
 async function secondCopy(): Promise<typeof import('./index.js')> {
@@ -80,6 +80,23 @@ describe('RpcError', () => {
       const copy = await secondCopy();
       const foreign = new copy.RpcError(copy.Code.PermissionDenied, 'no');
       expect(RpcError.from(foreign)).toBe(foreign);
+    });
+  });
+
+  describe('thrownText()', () => {
+    it('gives the text of anything thrown without throwing or building an error', () => {
+      const trap = (): never => {
+        throw new Error('trap');
+      };
+      const getter = new Error('hidden');
+      Object.defineProperty(getter, 'message', { get: trap });
+      expect(thrownText(new RpcError(Code.NotFound, 'no user 7'))).toBe('no user 7');
+      expect(thrownText(new TypeError('boom'))).toBe('boom');
+      expect(thrownText('a string')).toBe('a string');
+      expect(thrownText(10n)).toBe('10');
+      expect(thrownText(Object.create(null))).toBe('[object Object]');
+      expect(thrownText(getter)).toBe('[object Error]');
+      expect(thrownText(new Proxy({}, { get: trap, getPrototypeOf: trap }))).toBe('[unprintable value]');
     });
   });
 

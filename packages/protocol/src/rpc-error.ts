@@ -90,6 +90,27 @@ export class RpcError extends Error {
 }
 
 /**
+ * What was thrown, as text for a message or a log line: an RpcError's message without its `[Code]` prefix,
+ * an Error's message, anything else as `String(value)`; its tag when that throws (an object without a
+ * prototype, a getter or `toString` that throws), or `[unprintable value]` when even the tag cannot be read
+ * (a Proxy whose traps throw). Never throws, and builds no error (no stack is captured) to find out.
+ *
+ * @example
+ * ```ts
+ * logger.warn({ error: thrownText(err) }, 'call failed');
+ * ```
+ */
+export function thrownText(value: unknown): string {
+  try {
+    if (value instanceof RpcError) return value.rawMessage;
+    if (value instanceof Error) return String(value.message);
+  } catch {
+    // A message getter or a Proxy trap that throws: described below like any value.
+  }
+  return describe(value);
+}
+
+/**
  * `String(value)`, or its tag when that throws (an object without a prototype, a throwing toString), or a
  * fixed text when even the tag cannot be read (a Proxy whose traps throw). Never throws.
  */

@@ -1,4 +1,4 @@
-import { Code, RpcError } from '@mini-rpc/protocol';
+import { Code, RpcError, thrownText } from '@mini-rpc/protocol';
 
 /**
  * What a callback of the transport's owner threw (`onFrame`, `onEnd`, `onDrain`, `onSocket`), as the
@@ -7,8 +7,7 @@ import { Code, RpcError } from '@mini-rpc/protocol';
  * process, with every other connection on it. Never throws.
  */
 export function handlerError(owner: string, thrown: unknown): RpcError {
-  // RpcError.from never throws, whatever was thrown (a Proxy whose traps throw, a getter that throws).
-  return new RpcError(Code.Internal, `${owner} threw: ${RpcError.from(thrown).rawMessage}`, {
+  return new RpcError(Code.Internal, `${owner} threw: ${thrownText(thrown)}`, {
     cause: thrown,
   });
 }
