@@ -351,9 +351,13 @@ describe('ConnectionPool', () => {
     const a = await p.get();
     const call = sendHeld(a);
     await waitFor(() => server.held.length === 1, 3_000, 'request arrived');
+    // Five write timeouts pass while the call runs: time is the subject, so the timers drain() starts (and
+    // the clock) are fake, and 250 ms pass at once.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    cleanups.push(() => vi.useRealTimers());
     p.drain();
-    // Five write timeouts pass while the call runs.
-    await new Promise((r) => setTimeout(r, 250));
+    vi.advanceTimersByTime(250);
+    vi.useRealTimers();
     expect(call.state.settled).toBe(false);
     expect(a.closed).toBe(false);
     await server.answer(call.id, 'slow but fine');
