@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { sleep } from './client-helpers.js';
 
@@ -29,5 +30,18 @@ describe('sleep', () => {
     closing.abort(new Error('client closed'));
     expect(((await waiting) as { rawMessage: string }).rawMessage).toBe('client closed');
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('resolves when the clock passes the end while it is being set up (a busy host: CI saw a ReferenceError)', async () => {
+    // Each read of the clock is 5 ms later than the one before: the timer finds its end already passed.
+    let now = 1_000_000;
+    vi.spyOn(Date, 'now').mockImplementation(() => (now += 5));
+    const closing = new AbortController();
+    const signal = new AbortController().signal;
+    await expect(sleep(1, signal, closing.signal)).resolves.toBeUndefined();
+    vi.restoreAllMocks();
+    // Nothing is left listening.
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+    expect(getEventListeners(closing.signal, 'abort')).toHaveLength(0);
   });
 });

@@ -22,21 +22,34 @@ export const defaultBalancer = (): Balancer => {
 export const sleep = (ms: number, signal: AbortSignal | undefined, closing?: AbortSignal): Promise<void> =>
   new Promise((resolve, reject) => {
     if (!(ms > 0)) return resolve();
-    const stopTimer = atDeadline(Date.now() + ms, () => {
+    let stopTimer: (() => void) | undefined;
+    const finish = (): void => {
+      stopTimer?.();
       signal?.removeEventListener('abort', onAbort);
       closing?.removeEventListener('abort', onClose);
+    };
+    const onAbort = (): void => {
+      finish();
+      reject(RpcError.from(signal?.reason, Code.Cancelled));
+    };
+    const onClose = (): void => {
+      finish();
+      reject(RpcError.from(closing?.reason, Code.Cancelled));
+    };
+    let ended = false;
+    // Every handler exists before the timer is armed: on a busy host the clock may pass the end while
+    // this runs, and `atDeadline` then calls back at once, before it returns (CI saw a ReferenceError
+    // from a retry's backoff). No listener is added then.
+    stopTimer = atDeadline(Date.now() + ms, () => {
+      ended = true;
+      finish();
       resolve();
     });
-    const stop = (reason: unknown): void => {
-      stopTimer();
-      signal?.removeEventListener('abort', onAbort);
-      closing?.removeEventListener('abort', onClose);
-      reject(RpcError.from(reason, Code.Cancelled));
-    };
-    const onAbort = (): void => stop(signal?.reason);
-    const onClose = (): void => stop(closing?.reason);
+    if (ended) return;
     signal?.addEventListener('abort', onAbort, { once: true });
     closing?.addEventListener('abort', onClose, { once: true });
+    if (signal?.aborted) onAbort();
+    else if (closing?.aborted) onClose();
   });
 
 /**
