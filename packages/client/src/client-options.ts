@@ -43,9 +43,17 @@ export interface ClientOptions {
   readTimeoutMs?: number;
   /** Client interceptors, outermost first. */
   interceptors?: readonly ClientInterceptor[];
-  /** When and how to retry failed calls (only when safe). Default: no retry, except never-sent calls fail over. */
+  /**
+   * When and how to retry failed calls (only when safe). Default: no retry, except never-sent calls fail over.
+   * A server's retry-after hint (`:r` in the error's metadata) reaches the policy only when the retry can go
+   * to no other instance; otherwise the policy sees a copy of the error without it (the original as `cause`).
+   */
   retry?: RetryPolicy;
-  /** A circuit breaker per instance. */
+  /**
+   * A circuit breaker per instance. When the factory has a `delete(id)` method (a group from
+   * `createBreakerGroup()` of `@mini-rpc/resilience`), the client calls it for every instance that leaves
+   * the registry's list or moves to another address, so an id that comes back starts closed.
+   */
   breakers?: BreakerFactory;
   /** Limits concurrent calls (bulkhead): one limiter for all calls, or one per instance id. */
   bulkhead?: Limiter | ((instanceId: string) => Limiter);

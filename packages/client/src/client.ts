@@ -1,7 +1,14 @@
 import { setMaxListeners } from 'node:events';
 import type { Codec, CodecSchema } from '@mini-rpc/codec';
 import { msgpackCodec } from '@mini-rpc/codec';
-import type { Balancer, CallNext, CallRequest, Metadata, ServiceInstance } from '@mini-rpc/protocol';
+import type {
+  Balancer,
+  BreakerFactory,
+  CallNext,
+  CallRequest,
+  Metadata,
+  ServiceInstance,
+} from '@mini-rpc/protocol';
 import {
   Code,
   encodeMetadata,
@@ -30,6 +37,14 @@ import { NOT_PROXIED } from './service-proxy.js';
 import { isUnprocessed, markUnprocessed } from './unprocessed.js';
 
 const clientClosed = (): RpcError => new RpcError(Code.Unavailable, 'client closed');
+
+/**
+ * Picks the balancer makes for one attempt when breakers refuse its choices; past them the rest are asked
+ * in list order. One or two refusals (an instance or two recovering, half-open with their probes taken)
+ * keep the balancer's choice exactly; more mean many instances recovering at once, where a linear walk
+ * matters more than the balancer's preference.
+ */
+const BALANCER_PICKS = 3;
 
 interface MethodEntry {
   readonly raw: Uint8Array;
@@ -62,6 +77,8 @@ class RpcClient implements Client {
   private readonly balancer: Balancer;
   private readonly pipeline: CallNext;
   private readonly isIdempotent: (service: string, method: string) => boolean;
+  /** `options.breakers.delete`, when the factory has one (a breaker group): see `onInstances`. */
+  private readonly forgetBreaker: ((instanceId: string) => void) | undefined;
   private readonly addressUsers = new Map<string, Set<string>>();
   private nextId = 0;
   private closed = false;
@@ -100,6 +117,7 @@ class RpcClient implements Client {
         : idem === undefined
           ? () => false
           : (s, m) => idem.includes(`${s}.${m}`);
+    this.forgetBreaker = forgetterOf(options.breakers);
     if (options.address !== undefined) {
       const { host, port } = parseAddress(options.address);
       this.direct = this.poolFor(host, port);
@@ -288,7 +306,8 @@ class RpcClient implements Client {
         if (!unprocessed && !call.idempotent && !this.idempotentByRegistry(call.service, call.method))
           throw error;
         let delay: number;
-        if (retry !== undefined) delay = retry.nextDelay({ attempt, error, remainingMs });
+        if (retry !== undefined)
+          delay = retry.nextDelay({ attempt, error: this.errorForPolicy(error, call, target), remainingMs });
         else {
           // Without a policy, only calls that certainly never ran fail over, at once, to other instances.
           delay = unprocessed && this.directory !== undefined && attempt <= 2 ? 0 : -1;
@@ -298,6 +317,24 @@ class RpcClient implements Client {
         await sleep(delay, call.signal, this.closing.signal);
       }
     }
+  }
+
+  /**
+   * What the retry policy is shown of `error`: a server's retry-after hint (`:r`, the time until its rate
+   * limit has a token) is about that server's bucket, so it stays only when the retry can go nowhere else
+   * (one address, or no other usable instance). While another instance could take the retry, the policy
+   * gets a copy without it (the server's error as its `cause`), and its own backoff applies: waiting for
+   * one instance's bucket before calling another would only add latency. The caller still gets the error
+   * as the server sent it.
+   */
+  private errorForPolicy(error: RpcError, call: CallRequest, target: string | undefined): RpcError {
+    if (error.metadata[MetadataKey.RetryAfter] === undefined || this.directory === undefined) return error;
+    const instances = this.directory.peek(call.service) ?? [];
+    if (!instances.some((i) => i.id !== target && this.usable(i))) return error;
+    const metadata: Metadata = {};
+    for (const key in error.metadata)
+      if (key !== MetadataKey.RetryAfter) metadata[key] = error.metadata[key] as string;
+    return new RpcError(error.code, error.rawMessage, { metadata, details: error.details, cause: error });
   }
 
   /** Whether the registry says the method is idempotent (servers publish their `@method({ idempotent })` list). Only consulted after a failure. */
@@ -396,11 +433,8 @@ class RpcClient implements Client {
     const all =
       directory.peek(call.service) ??
       (await directory.instances(call.service, call.deadline ?? Date.now() + this.timeoutMs, call.signal));
-    const breakers = this.options.breakers;
-    const usable = (i: ServiceInstance): boolean =>
-      (breakers === undefined || breakers(i.id).state !== 'open') && this.instancePool(i).healthy;
     // The common case — every instance usable — allocates no filtered copy (issue #7).
-    let candidates = all.every(usable) ? all : all.filter(usable);
+    let candidates = all.every(this.usable) ? all : all.filter(this.usable);
     if (tried.length > 0 && candidates.some((i) => !tried.includes(i.id))) {
       candidates = candidates.filter((i) => !tried.includes(i.id));
     }
@@ -414,14 +448,51 @@ class RpcClient implements Client {
     return candidates;
   }
 
+  /** Not behind an open breaker or a connect backoff. A field, so that `candidates` makes no closure per call. */
+  private readonly usable = (i: ServiceInstance): boolean =>
+    (this.options.breakers === undefined || this.options.breakers(i.id).state !== 'open') &&
+    this.instancePool(i).healthy;
+
   /** The balancer's choice among `candidates` whose breaker admits the call (synchronous: see `attempt`). */
   private choose(candidates: readonly ServiceInstance[], call: CallRequest): ServiceInstance {
     const breakers = this.options.breakers;
-    let left = candidates;
-    while (left.length > 0) {
+    // The common case: one pick on the list as it is, nothing allocated.
+    const choice = this.balancer.pick(candidates, call);
+    if (breakers === undefined || breakers(choice.id).allowRequest()) return choice;
+    return this.chooseAfterRefusal(candidates, call, breakers, choice);
+  }
+
+  /**
+   * `choose` once the balancer's first choice was refused. The balancer picks again among the rest, up to
+   * BALANCER_PICKS picks in all; then the rest are asked in list order, starting after the last refused
+   * choice, so the balancer's rotation still spreads the calls. Re-picking until one admits was quadratic:
+   * each pick filtered a new list, and a balancer keeps its state per list (a new ring for consistentHash),
+   * so 1,000 half-open instances with their probes taken cost 1,000 picks on lists of 1,000, 999, … 1.
+   * Every breaker is asked at most once: an admitting `allowRequest()` takes a half-open probe slot.
+   */
+  private chooseAfterRefusal(
+    candidates: readonly ServiceInstance[],
+    call: CallRequest,
+    breakers: BreakerFactory,
+    refusedFirst: ServiceInstance,
+  ): ServiceInstance {
+    const refused = [refusedFirst.id];
+    let last = refusedFirst;
+    let left = candidates.filter((c) => c.id !== last.id);
+    while (refused.length < BALANCER_PICKS && left.length > 0) {
       const choice = this.balancer.pick(left, call);
-      if (breakers === undefined || breakers(choice.id).allowRequest()) return choice;
-      left = left.filter((c) => c.id !== choice.id);
+      // An id already refused (a balancer that answers outside the list it was given) is not asked twice.
+      if (refused.includes(choice.id)) break;
+      if (breakers(choice.id).allowRequest()) return choice;
+      refused.push(choice.id);
+      last = choice;
+      left = left.filter((c) => c.id !== last.id);
+    }
+    const n = candidates.length;
+    const start = candidates.indexOf(last) + 1;
+    for (let k = 0; k < n; k++) {
+      const candidate = candidates[(start + k) % n] as ServiceInstance;
+      if (!refused.includes(candidate.id) && breakers(candidate.id).allowRequest()) return candidate;
     }
     throw markUnprocessed(
       new RpcError(Code.Unavailable, `${call.service}: every instance is refusing calls (circuit open)`),
@@ -559,7 +630,12 @@ class RpcClient implements Client {
     return pool;
   }
 
-  /** Follows registry changes. Instances that left: their connections drain (in-flight calls finish), then close. */
+  /**
+   * Follows registry changes. Instances that left: their connections drain (in-flight calls finish), then
+   * close, and their breakers are forgotten (an id is unique across services), so an id that comes back
+   * starts closed and a client whose instances change with every deploy keeps no breaker per instance it
+   * ever saw. A moved instance (same id, new address) left its old address: its breaker described that one.
+   */
   private onInstances(added: readonly ServiceInstance[], removed: readonly ServiceInstance[]): void {
     for (const inst of added) {
       const key = `${inst.host}:${inst.port}`;
@@ -571,6 +647,7 @@ class RpcClient implements Client {
       users.add(inst.id);
     }
     for (const inst of removed) {
+      if (this.forgetBreaker !== undefined) this.forgetBreaker(inst.id);
       const key = `${inst.host}:${inst.port}`;
       const users = this.addressUsers.get(key);
       users?.delete(inst.id);
@@ -603,6 +680,23 @@ function run(chain: CallNext, call: CallRequest): Promise<unknown> {
   } catch (err) {
     return Promise.reject(err);
   }
+}
+
+/**
+ * The `delete(id)` of a breaker factory that has one (`createBreakerGroup()`'s), bound to it; a plain
+ * factory function has none and keeps whatever memory it has. A `delete` that throws becomes a warning.
+ */
+function forgetterOf(breakers: BreakerFactory | undefined): ((instanceId: string) => void) | undefined {
+  const remove = (breakers as { delete?: unknown } | undefined)?.delete;
+  if (typeof remove !== 'function') return undefined;
+  return (instanceId) => {
+    try {
+      remove.call(breakers, instanceId);
+    } catch (error) {
+      // A registry delivery must go on to drain the pools of the instances that left.
+      reportListenerError(error);
+    }
+  };
 }
 
 function describeName(name: unknown): string {

@@ -58,7 +58,8 @@ export interface BreakerGroup {
  * half-open and unprobed for `maxCoolDownMs`; never an open one, nor one with a listener added through
  * its own `on`), and the next such look waits until the group has doubled. An idle breaker is as good as
  * a new one, which is what its instance gets if it is called again; a result recorded later on the
- * forgotten object is dropped. `delete(id)` still forgets one at once.
+ * forgotten object is dropped. `delete(id)` still forgets one at once; the client calls it for every
+ * instance that leaves its registry list.
  *
  * @throws RpcError(InvalidArgument) when an option is out of range.
  * @example
@@ -106,8 +107,9 @@ export function createBreakerGroup(options: BreakerGroupOptions = {}): BreakerGr
     }
   };
 
-  // Without this, a client whose instances come and go (a deploy gives new ids) kept a breaker, and a
-  // `mini_rpc_circuit_state` series, per instance ever seen: the client has no way to call `delete`.
+  // Without this, a group whose owner never calls `delete` (the `BreakerFactory` contract has no such
+  // method: a plain function wrapping the group hides it) kept a breaker, and a `mini_rpc_circuit_state`
+  // series, per instance ever seen when instances come and go (a deploy gives new ids).
   const evictIdle = (): void => {
     for (const [id, breaker] of breakers) if (breaker.isIdle(1)) breakers.delete(id);
     evictAt = Math.max(EVICT_FROM, 2 * breakers.size);

@@ -1,5 +1,5 @@
 import type { RetryAttempt } from '@mini-rpc/protocol';
-import { Code, RpcError } from '@mini-rpc/protocol';
+import { Code, MetadataKey, RpcError } from '@mini-rpc/protocol';
 import { describe, expect, it } from 'vitest';
 import { createRetryBudget, createRetryPolicy, type RetryPolicyOptions } from './index.js';
 
@@ -162,5 +162,73 @@ describe('createRetryPolicy: when not to retry', () => {
         expect.objectContaining({ code: Code.InvalidArgument }),
       );
     }
+  });
+});
+
+describe("createRetryPolicy: the server's retry-after hint (':r')", () => {
+  /** A refusal of the server's rate limit: ResourceExhausted, `:r` = ms until its bucket has a token. */
+  const limited = (hint: unknown, code: Code = Code.ResourceExhausted): RpcError =>
+    new RpcError(code, 'rate limit exceeded', { metadata: { [MetadataKey.RetryAfter]: hint as string } });
+  const after = (
+    hint: unknown,
+    options: RetryPolicyOptions = {},
+    attempt = 1,
+    remainingMs = Number.POSITIVE_INFINITY,
+  ): number =>
+    createRetryPolicy({ budget: false, jitter: 'none', ...options }).nextDelay({
+      attempt,
+      error: limited(hint),
+      remainingMs,
+    });
+
+  it('waits at least the hint: the larger of the hint and the (jittered) backoff', () => {
+    expect(after('300')).toBe(300);
+    expect(after('10')).toBe(25); // the backoff is longer
+    expect(after('0')).toBe(25);
+    expect(after('300', { jitter: 'full', random: () => 0.5 })).toBe(300);
+    expect(after('60', { maxRetries: 5 }, 3)).toBe(100);
+    expect(
+      createRetryPolicy({ budget: false, jitter: 'none' }).nextDelay({
+        ...attemptOf(1),
+        error: limited('300', Code.Unavailable), // docs/protocol.md: Unavailable may carry one too
+      }),
+    ).toBe(300);
+  });
+
+  it('gives up at once when the hint leaves no time before the deadline, without spending the budget', () => {
+    expect(after('300', {}, 1, 301)).toBe(300);
+    expect(after('300', {}, 1, 300)).toBe(-1);
+    expect(after('5000', {}, 1, 1_000)).toBe(-1);
+    expect(after('300', { minAttemptMs: 50 }, 1, 340)).toBe(-1);
+    const budget = createRetryBudget({ ratio: 0, minRetriesPerSecond: 1, windowMs: 1_000, now: () => 0 });
+    const policy = createRetryPolicy({ budget, jitter: 'none' });
+    expect(policy.nextDelay({ attempt: 1, error: limited('5000'), remainingMs: 1_000 })).toBe(-1);
+    expect(budget.available).toBe(1);
+  });
+
+  it('gives up at once when the hint is longer than maxDelayMs (an earlier retry is a certain refusal), without spending the budget', () => {
+    expect(after('1000')).toBe(1_000);
+    expect(after('1001')).toBe(-1);
+    expect(after('150', { maxDelayMs: 100 })).toBe(-1);
+    expect(after('50000', { maxDelayMs: Number.POSITIVE_INFINITY })).toBe(50_000);
+    const budget = createRetryBudget({ ratio: 0, minRetriesPerSecond: 1, windowMs: 1_000, now: () => 0 });
+    const policy = createRetryPolicy({ budget, jitter: 'none' });
+    expect(policy.nextDelay({ ...attemptOf(1), error: limited('2000') })).toBe(-1);
+    expect(budget.available).toBe(1);
+  });
+
+  it('ignores a malformed hint (not 1-10 decimal digits, over 2^31 − 1 ms, not a string): the backoff alone', () => {
+    const huge = ['99999999999999999999', String(2 ** 31), '2147483648'];
+    const malformed = ['', 'abc', '-5', '1e3', ' 14', '14 ', '1.5', 'NaN', 'Infinity', '0x10', '+5', '١٢'];
+    for (const hint of [...malformed, ...huge, 300, null, undefined]) {
+      expect(after(hint, { maxDelayMs: Number.POSITIVE_INFINITY }), String(hint)).toBe(25);
+    }
+    expect(after(String(2 ** 31 - 1), { maxDelayMs: Number.POSITIVE_INFINITY })).toBe(2 ** 31 - 1);
+  });
+
+  it('never makes a retry of its own: a code retryOn refuses, or an attempt past maxRetries, still gives up', () => {
+    const policy = createRetryPolicy({ budget: false, jitter: 'none' });
+    expect(policy.nextDelay({ ...attemptOf(1), error: limited('300', Code.Internal) })).toBe(-1);
+    expect(policy.nextDelay({ ...attemptOf(3), error: limited('300') })).toBe(-1);
   });
 });

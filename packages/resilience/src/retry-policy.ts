@@ -1,5 +1,6 @@
 import type { Code, RetryAttempt, RetryPolicy } from '@mini-rpc/protocol';
 import { isRetryable } from '@mini-rpc/protocol';
+import { retryAfterMs } from './retry-after.js';
 import { createRetryBudget, type RetryBudget } from './retry-budget.js';
 import { assertCount, assertMs, assertRange, invalid } from './validate.js';
 
@@ -12,7 +13,10 @@ export interface RetryPolicyOptions {
   readonly maxRetries?: number;
   /** Backoff before the first retry, before jitter, in ms. Default 25. */
   readonly initialDelayMs?: number;
-  /** Cap on the backoff, before jitter, in ms. Default 1 000. */
+  /**
+   * Cap on the backoff, before jitter, in ms, and the longest retry-after hint of a server (`':r'`) that is
+   * waited: a longer one gives up at once. Default 1 000.
+   */
   readonly maxDelayMs?: number;
   /** Growth of the backoff per retry. Default 2. */
   readonly factor?: number;
@@ -49,6 +53,13 @@ export interface BackoffRetryPolicy extends RetryPolicy {
  * that order, so a refused retry never takes from the budget. Otherwise it returns
  * `min(maxDelayMs, initialDelayMs × factor^(attempt-1))` randomised by `jitter`. Defaults: 2 retries,
  * 25 ms, ×2, capped at 1 s, full jitter, `isRetryable`, a budget of 10 % + 10 retries/s.
+ *
+ * A retry-after hint on the error (`MetadataKey.RetryAfter`, `':r'`: the ms until the server's rate limit
+ * has a token) is honoured: the delay is at least the hint, not jittered below it. A hint over `maxDelayMs`
+ * gives up (-1), as does one that leaves no time before the deadline: retrying earlier is a certain
+ * refusal, and sleeping into the deadline a certain DeadlineExceeded. A malformed hint (not 1-10 decimal
+ * digits, or over 2^31 − 1 ms) is ignored. The hint is one server's: the client shows it to the policy only
+ * when the retry can go nowhere else (docs/resilience.md §2).
  *
  * @throws RpcError(InvalidArgument) when an option is out of range.
  * @example
@@ -98,7 +109,14 @@ class ExponentialRetryPolicy implements BackoffRetryPolicy {
 
   nextDelay(attempt: RetryAttempt): number {
     if (attempt.attempt > this.maxRetries || !this.retryOn(attempt.error.code)) return -1;
-    const delay = this.delayFor(attempt.attempt);
+    let delay = this.delayFor(attempt.attempt);
+    const hint = retryAfterMs(attempt.error);
+    if (hint !== undefined) {
+      // The server's bucket has no token before `hint`: an earlier retry is a certain refusal. One later
+      // than this policy ever waits is no retry (the caller gets the error, hint included, at once).
+      if (hint > this.maxDelayMs) return -1;
+      if (hint > delay) delay = hint;
+    }
     // Negated, so that a NaN remainingMs (a broken deadline) gives up rather than passing the check.
     if (!(delay + this.minAttemptMs < attempt.remainingMs)) return -1;
     if (this.budget !== undefined && !this.budget.tryRetry()) return -1;

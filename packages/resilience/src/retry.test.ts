@@ -1,5 +1,5 @@
 import type { RetryPolicy } from '@mini-rpc/protocol';
-import { Code, RpcError } from '@mini-rpc/protocol';
+import { Code, MetadataKey, RpcError } from '@mini-rpc/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createRetryBudget, createRetryPolicy, deadlineFrom, retry } from './index.js';
 
@@ -27,6 +27,25 @@ describe('retry', () => {
     await vi.runAllTimersAsync();
     await expect(promise).resolves.toBe(2);
     expect(started).toEqual([0, 25, 75]);
+  });
+
+  it("gives up at once when the server's retry-after hint (':r') is longer than the time left", async () => {
+    let attempts = 0;
+    const limited = new RpcError(Code.ResourceExhausted, 'rate limit exceeded', {
+      metadata: { [MetadataKey.RetryAfter]: '5000' },
+    });
+    // No backoff of its own: without the hint, the policy would retry at once, twice.
+    const policy = createRetryPolicy({ jitter: 'none', initialDelayMs: 0, budget: false });
+    const promise = retry(
+      () => {
+        attempts++;
+        return Promise.reject(limited);
+      },
+      policy,
+      { deadline: deadlineFrom(1_000) },
+    );
+    await expect(promise).rejects.toBe(limited);
+    expect(attempts).toBe(1);
   });
 
   it('rethrows the last error exactly as fn threw it once the policy gives up', async () => {
