@@ -597,6 +597,8 @@ describe('liveness of a peer that half-closed', () => {
     await until(() => callerSide.frames.length === 1 && ends === 1, 'the call and the half-close');
 
     vi.advanceTimersByTime(1_000); // ten read timeouts
+    // A passed deadline is confirmed in the check phase, after the poll (setImmediate is not faked here).
+    await until(() => silentSide.closes.length > 0, 'the silent peer to be closed');
     expect(silentSide.closes[0]?.message).toMatch(/silent/); // the timers did run
     expect(callerSide.closes).toEqual([]);
     expect(callerSide.conn.closed).toBe(false);

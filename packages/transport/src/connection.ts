@@ -203,6 +203,9 @@ class FramedConnection implements Connection {
   private lastRead = Date.now();
   private lastWrite = Date.now();
   private timer: NodeJS.Timeout | undefined;
+  /** Set while a deadline the timer found passed waits for the check phase to be confirmed (onTimer). */
+  private confirmation: NodeJS.Immediate | undefined;
+  private readonly confirmBound = (): void => this.confirmDeadlines();
   private endPromise: Promise<void> | undefined;
   private readonly flushBound = (): void => this.flush();
 
@@ -377,6 +380,7 @@ class FramedConnection implements Connection {
     this.closed = true;
     this.writable = false;
     if (this.timer !== undefined) clearInterval(this.timer);
+    if (this.confirmation !== undefined) clearImmediate(this.confirmation);
     this.queue = [];
     this.queuedBytes = 0;
     this.queuedBound = 0;
@@ -476,22 +480,12 @@ class FramedConnection implements Connection {
 
   private onTimer(): void {
     const now = Date.now();
-    // After the peer's FIN no byte can come: a peer waiting for the answers to its last calls (a server
-    // overrides onEnd to finish them) is not dead. The write timeout still covers one that stops reading.
-    if (this.readTimeoutMs > 0 && !this.peerEnded && now - this.lastRead >= this.readTimeoutMs) {
-      this.close(
-        new RpcError(Code.Unavailable, `peer ${this.remoteAddress} silent for ${now - this.lastRead} ms`),
-      );
-      return;
-    }
-    if (this.writeTimeoutMs > 0 && this.draining && now - this.drainSince >= this.writeTimeoutMs) {
-      this.close(
-        new RpcError(
-          Code.Unavailable,
-          `peer ${this.remoteAddress} not reading for ${now - this.drainSince} ms`,
-        ),
-      );
-      return;
+    // A deadline that looks passed is judged again in the check phase of the next turn, after its poll: when
+    // synchronous work blocked the event loop for longer than a timeout, libuv runs the timers phase before
+    // the poll phase that delivers what the peer sent (or the 'drain' of what it read) meanwhile, so the
+    // timer alone would close healthy peers (src/event-loop-stall.test.ts). It costs a turn only at a deadline.
+    if (this.confirmation === undefined && this.deadlinePassed(now) !== undefined) {
+      this.confirmation = setImmediate(this.confirmBound);
     }
     if (
       this.heartbeatMs > 0 &&
@@ -502,5 +496,32 @@ class FramedConnection implements Connection {
     ) {
       this.send({ type: FrameType.Heartbeat, codec: 0, id: 0 });
     }
+  }
+
+  /** Closes the connection if a deadline is still passed now that the poll phase has run. */
+  private confirmDeadlines(): void {
+    this.confirmation = undefined;
+    if (this.closed) return;
+    const error = this.deadlinePassed(Date.now());
+    if (error !== undefined) this.close(error);
+  }
+
+  /** Why the connection is due to close by its read or write timeout at `now`; undefined while it is not. */
+  private deadlinePassed(now: number): RpcError | undefined {
+    // After the peer's FIN no byte can come: a peer waiting for the answers to its last calls (a server
+    // overrides onEnd to finish them) is not dead. The write timeout still covers one that stops reading.
+    if (this.readTimeoutMs > 0 && !this.peerEnded && now - this.lastRead >= this.readTimeoutMs) {
+      return new RpcError(
+        Code.Unavailable,
+        `peer ${this.remoteAddress} silent for ${now - this.lastRead} ms`,
+      );
+    }
+    if (this.writeTimeoutMs > 0 && this.draining && now - this.drainSince >= this.writeTimeoutMs) {
+      return new RpcError(
+        Code.Unavailable,
+        `peer ${this.remoteAddress} not reading for ${now - this.drainSince} ms`,
+      );
+    }
+    return undefined;
   }
 }

@@ -1,8 +1,8 @@
 import type { Server as NetServer, Socket } from 'node:net';
 import { createServer as createNetServer } from 'node:net';
-import type { TlsOptions } from 'node:tls';
+import type { TLSSocket, TlsOptions } from 'node:tls';
 import { createServer as createTlsServer } from 'node:tls';
-import { Code, encodeFrame, FrameType, MetadataKey } from '@mini-rpc/protocol';
+import { Code, encodeFrame, FrameType, MetadataKey, RpcError } from '@mini-rpc/protocol';
 import { handlerError, reportWarning } from './handler-error.js';
 import { sizeOption } from './size-option.js';
 import { toRpcError } from './socket-error.js';
@@ -26,7 +26,8 @@ export interface ListenOptions {
    */
   onSocket(socket: Socket): void;
   /**
-   * Called for errors that concern no call (e.g. a failed TLS handshake). Without it, an `onSocket` error is
+   * Called for errors that concern no call (e.g. a failed TLS handshake; a client certificate Node refused is
+   * Unauthenticated, "client certificate rejected (<reason>)"). Without it, an `onSocket` error is
    * a `MiniRpcListenerWarning` process warning; so is an error `onError` throws.
    */
   onError?(error: Error): void;
@@ -47,6 +48,23 @@ const REFUSED_LINGER_MS = 1_000;
 
 function peerKey(socket: Socket): string {
   return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+}
+
+/**
+ * The RpcError for a failed TLS handshake. Node verifies a client certificate only after the handshake, and
+ * when it is not trusted destroys the socket without a TLS alert: the error it reports is then a hang-up
+ * (ECONNRESET, "socket hang up") and the reason is the socket's `authorizationError` (a code such as
+ * UNABLE_TO_VERIFY_LEAF_SIGNATURE, a string at run time though typed as Error).
+ */
+function handshakeError(err: Error, socket: TLSSocket | undefined): RpcError {
+  const reason: unknown = socket?.authorizationError;
+  const code = typeof reason === 'string' ? reason : (reason as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code === 'string' && code !== '') {
+    return new RpcError(Code.Unauthenticated, `TLS handshake: client certificate rejected (${code})`, {
+      cause: err,
+    });
+  }
+  return toRpcError(err, 'TLS handshake');
 }
 
 /**
@@ -133,8 +151,8 @@ export function listen(options: ListenOptions): Promise<Listener> {
         if (handshaking.get(key) === socket) handshaking.delete(key);
       });
     });
-    server.on('tlsClientError', (err: Error) => {
-      if (options.onError !== undefined) report(toRpcError(err, 'TLS handshake'));
+    server.on('tlsClientError', (err: Error, socket: TLSSocket | undefined) => {
+      if (options.onError !== undefined) report(handshakeError(err, socket));
     });
   }
   return new Promise<Listener>((resolve, reject) => {
