@@ -217,8 +217,8 @@ function positiveInteger(name: string, value: number): number {
  * Each instance is stored as JSON under `<prefix>/<name>/<id>` on its own lease, kept alive by the client;
  * when the lease is lost (etcd unreachable for longer than the TTL), the registry grants a new one and puts
  * the key again, with backoff, until `deregister` or `close`. Watches list, then watch from that revision,
- * and rebuild after a cancelled watch (compaction); while etcd is unreachable they deliver nothing, so the
- * last list stays in force. `register`, `deregister` and `discover` reject with `RpcError(Unavailable)`
+ * and list and watch again after every reconnect of their stream and after a cancelled watch (compaction);
+ * while etcd is unreachable they deliver nothing, so the last list stays in force. `register`, `deregister` and `discover` reject with `RpcError(Unavailable)`
  * (or `DeadlineExceeded`) when etcd cannot be reached within `callTimeoutMs`, and with `InvalidArgument`
  * for a malformed instance or name; the constructor throws `InvalidArgument` for bad options.
  *

@@ -29,10 +29,10 @@ interface Stored {
 
 /**
  * Follows one service: lists the prefix, then watches from the list's revision + 1, keeping the instances
- * in a map and delivering the full list after every change. A watcher that etcd cancels (e.g. its resume
- * revision was compacted) or that cannot be created is rebuilt, list and watch, with backoff; so is one that
- * reconnects to an etcd that lost the history it had seen (fresh data dir). While etcd is unreachable
- * nothing is delivered, so listeners keep the last list.
+ * in a map and delivering the full list after every change. A watcher that etcd cancels (e.g. its start
+ * revision was compacted) or that cannot be created is rebuilt, list and watch, with backoff; a watcher
+ * whose stream reconnects is rebuilt at once, once per reconnect (see `reconnected`). While etcd is
+ * unreachable nothing is delivered, so listeners keep the last list.
  */
 class EtcdWatch implements RegistryWatch {
   private readonly instances = new Map<string, Stored>();
@@ -41,15 +41,20 @@ class EtcdWatch implements RegistryWatch {
   private stopped = false;
   /** Bumped on every rebuild and on stop, so that late answers of an old round are ignored. */
   private round = 0;
+  /** The rebuild in flight, if any: `stop()` waits for it, so that the watcher it replaces is cancelled too. */
+  private rebuilding: Promise<void> | undefined;
+  /** Watchers etcd cancelled ('error'): cancelling one again would wait for an answer that never comes. */
+  private readonly dropped = new WeakSet<Watcher>();
   /** What the listener got last; undefined before the first delivery. */
   private delivered: Map<string, Stored> | undefined;
+  /** False from the current watcher's 'disconnected' to its next 'connected'. */
   private connected = true;
   /** The cluster and the newest revision this watch has heard of (listing, events), see `reconnected`. */
   private clusterId = '';
   private revision = 0n;
 
   constructor(private readonly options: EtcdWatchOptions) {
-    void this.rebuild();
+    this.rebuild();
   }
 
   async stop(): Promise<void> {
@@ -57,10 +62,11 @@ class EtcdWatch implements RegistryWatch {
     this.round++;
     clearTimeout(this.timer);
     const watcher = this.detach();
-    if (!watcher) return;
+    if (!watcher && !this.rebuilding) return;
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
-      watcher.cancel().catch(() => undefined),
+      // A rebuild in flight sees the new round, attaches nothing and cancels the watcher it replaces.
+      Promise.all([watcher?.cancel().catch(() => undefined), this.rebuilding]),
       new Promise<void>((resolve) => {
         timer = setTimeout(resolve, this.options.stopTimeoutMs);
       }),
@@ -69,7 +75,14 @@ class EtcdWatch implements RegistryWatch {
   }
 
   /** Lists and watches from there; `replaced` (a watcher that still runs) is cancelled once that is done. */
-  private async rebuild(replaced?: Watcher): Promise<void> {
+  private rebuild(replaced?: Watcher): void {
+    const rebuilding = this.listAndWatch(replaced).finally(() => {
+      if (this.rebuilding === rebuilding) this.rebuilding = undefined;
+    });
+    this.rebuilding = rebuilding;
+  }
+
+  private async listAndWatch(replaced: Watcher | undefined): Promise<void> {
     const round = ++this.round;
     const { client, keyPrefix } = this.options;
     try {
@@ -90,13 +103,15 @@ class EtcdWatch implements RegistryWatch {
       watcher.on('connected', (response) => this.reconnected(watcher, response));
       watcher.on('disconnected', (error) => this.disconnected(watcher, error));
       this.watcher = watcher;
+      // Its first 'connected' is not a reconnect: it starts at the listing's revision + 1.
+      this.connected = true;
     } catch (error) {
       if (round !== this.round) return;
       this.retry(error);
     } finally {
       // Only now: cancelling the last watcher of etcd3's shared stream closes that stream, and a watcher
       // attached while it closes would be lost with it.
-      replaced?.cancel().catch(() => undefined);
+      if (replaced && !this.dropped.has(replaced)) await replaced.cancel().catch(() => undefined);
     }
   }
 
@@ -113,30 +128,41 @@ class EtcdWatch implements RegistryWatch {
   }
 
   private failed(watcher: Watcher, error: Error): void {
+    this.dropped.add(watcher);
     if (watcher !== this.watcher) return;
     // etcd already dropped this watcher (e.g. compaction): nothing to cancel, only to rebuild.
     this.detach();
     this.retry(error);
   }
 
+  /**
+   * Lists and watches again after every reconnect instead of trusting etcd3's resume: etcd3 moves a watcher's
+   * resume revision to the revision of etcd's create answer before the changes up to it have arrived, so a
+   * stream that drops again in that gap resumes past them and they are lost for good — an instance
+   * deregistered meanwhile would stay listed (test/watch-reconnect.test.ts). An etcd back without the
+   * history this watch had seen (a fresh data dir) or another cluster would skip every change up to our
+   * revision too; that case gets a warning. At most one listing per reconnect; the list goes out only if
+   * it changed, and the replaced watcher's late events are ignored (`watcher !== this.watcher`).
+   */
   private reconnected(watcher: Watcher, response: IWatchResponse): void {
     if (watcher !== this.watcher) return;
     this.options.backoff.reset();
     if (this.connected) return;
     this.connected = true;
     const { cluster_id: clusterId, revision } = response.header;
-    if (clusterId === this.clusterId && BigInt(revision) >= this.revision) {
-      this.heard(response);
-      return;
-    }
-    // etcd3 resumed this watcher at our revision, but etcd is back without that history (a fresh data dir) or
-    // is another cluster: it would skip every change up to our revision, and instances that went with the
-    // old data would stay listed. List and watch again; the list goes out only if it changed.
-    this.options.logger.warn(
-      { prefix: this.options.keyPrefix, revision: this.revision.toString(), etcdRevision: revision },
-      'etcd registry: etcd is behind the revision this watch had seen (a fresh data dir?), listing and watching again',
-    );
-    void this.rebuild(this.detach());
+    const details = {
+      prefix: this.options.keyPrefix,
+      revision: this.revision.toString(),
+      etcdRevision: revision,
+    };
+    if (clusterId === this.clusterId && BigInt(revision) >= this.revision)
+      this.options.logger.info(details, 'etcd registry: watch reconnected, listing and watching again');
+    else
+      this.options.logger.warn(
+        details,
+        'etcd registry: etcd is behind the revision this watch had seen (a fresh data dir?), listing and watching again',
+      );
+    this.rebuild(this.detach());
   }
 
   /** Notes the newest revision etcd told of (a revision that went back is only handled in `reconnected`). */
@@ -147,9 +173,9 @@ class EtcdWatch implements RegistryWatch {
 
   private disconnected(watcher: Watcher, error: Error): void {
     if (watcher !== this.watcher || !this.connected) return;
-    // etcd3 reconnects and resumes by itself; report the outage once, keep the last list.
+    // etcd3 reconnects by itself, and `reconnected` then lists again; report the outage once, keep the last list.
     this.connected = false;
-    this.report(error, 'watch disconnected, resuming when etcd is back');
+    this.report(error, 'watch disconnected, listing and watching again when etcd is back');
   }
 
   private retry(error: unknown): void {
@@ -158,7 +184,7 @@ class EtcdWatch implements RegistryWatch {
     this.report(error, 'watch failed, listing and watching again', delay);
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.rebuild();
+      this.rebuild();
     }, delay);
     this.timer.unref();
   }
