@@ -1,10 +1,9 @@
 import type { Balancer, Breaker, RetryAttempt, RetryPolicy, ServiceInstance } from '@mini-rpc/protocol';
 import { Code, FrameType, MetadataKey, type RpcError } from '@mini-rpc/protocol';
-import type { Connection } from '@mini-rpc/transport';
-import { createConnection, listen } from '@mini-rpc/transport';
 import { describe, expect, it } from 'vitest';
 import type { Cleanups } from '../../../tooling/testing/harness.js';
 import { useCleanups } from '../../../tooling/testing/harness.js';
+import { frameServer } from '../test/echo-server.js';
 import { manualRegistry } from '../test/manual-registry.js';
 import { clientMaker, failure } from '../test/support.js';
 
@@ -12,64 +11,32 @@ const cleanups = useCleanups();
 
 const client = clientMaker(cleanups);
 
-const QUIET = { heartbeatIntervalMs: 0, readTimeoutMs: 0, writeTimeoutMs: 0 };
-
 /**
  * A server on 127.0.0.1 behind a rate limit: its first `refuse` requests get what the rate-limit
  * middleware answers (ResourceExhausted, not run, `:r` = `hint`), the later ones an echo of their
  * arguments. Records when each request arrived (`Date.now()`).
  */
 async function limitedServer(cleanups: Cleanups, refuse: number, hint: string) {
-  const conns: Connection[] = [];
   const arrivals: number[] = [];
-  const listener = await listen({
-    onSocket: (s) => {
-      conns.push(
-        createConnection(
-          s,
-          {
-            onFrame: (f, c) => {
-              if (f.type !== FrameType.Request) return;
-              arrivals.push(Date.now());
-              if (arrivals.length > refuse) {
-                c.send({ type: FrameType.Response, codec: f.codec, id: f.id, payload: f.payload.slice() });
-                return;
-              }
-              c.send({
-                type: FrameType.Response,
-                codec: f.codec,
-                id: f.id,
-                metadata: {
-                  [MetadataKey.Status]: String(Code.ResourceExhausted),
-                  [MetadataKey.Message]: 'rate limit exceeded',
-                  [MetadataKey.RetryAfter]: hint,
-                  [MetadataKey.NotRun]: '1',
-                },
-              });
-            },
-            onEnd: (c) => void c.end(),
-          },
-          QUIET,
-        ),
-      );
-    },
+  const server = await frameServer(cleanups, (f, c) => {
+    arrivals.push(Date.now());
+    if (arrivals.length > refuse) {
+      c.send({ type: FrameType.Response, codec: f.codec, id: f.id, payload: f.payload.slice() });
+      return;
+    }
+    c.send({
+      type: FrameType.Response,
+      codec: f.codec,
+      id: f.id,
+      metadata: {
+        [MetadataKey.Status]: String(Code.ResourceExhausted),
+        [MetadataKey.Message]: 'rate limit exceeded',
+        [MetadataKey.RetryAfter]: hint,
+        [MetadataKey.NotRun]: '1',
+      },
+    });
   });
-  cleanups.push(() => {
-    for (const c of conns) c.close();
-    return listener.close();
-  });
-  return {
-    address: `127.0.0.1:${listener.port}`,
-    arrivals,
-    instance: (id: string): ServiceInstance => ({
-      id,
-      name: 'S',
-      host: '127.0.0.1',
-      port: listener.port,
-      weight: 1,
-      metadata: {},
-    }),
-  };
+  return Object.assign(server, { arrivals });
 }
 
 /**

@@ -7,13 +7,12 @@ import type { Cleanups } from '../../../tooling/testing/harness.js';
 const QUIET = { heartbeatIntervalMs: 0, readTimeoutMs: 0, writeTimeoutMs: 0 };
 
 /**
- * A frame-speaking server on 127.0.0.1 (transport's listen() + createConnection()): `echo` answers with the
- * arguments, any other method is held unanswered. Records the requests it got and counts the connections
- * that opened and closed; `instance(id)` describes it for a registry.
+ * A frame-speaking server on 127.0.0.1 (transport's listen() + createConnection()) that hands every Request
+ * to `onRequest` and ends its side once the client has ended its own, like a real server. Counts the
+ * connections that opened and closed; `instance(id)` describes it for a registry.
  */
-export async function echoServer(cleanups: Cleanups) {
+export async function frameServer(cleanups: Cleanups, onRequest: (frame: Frame, conn: Connection) => void) {
   const conns: Connection[] = [];
-  const requests: Frame[] = [];
   let closed = 0;
   const listener = await listen({
     onSocket: (s) => {
@@ -22,15 +21,11 @@ export async function echoServer(cleanups: Cleanups) {
           s,
           {
             onFrame: (f, c) => {
-              if (f.type !== FrameType.Request) return;
-              requests.push({ ...f, payload: f.payload.slice() });
-              if (f.metadata[MetadataKey.Method] === 'echo')
-                c.send({ type: FrameType.Response, codec: f.codec, id: f.id, payload: f.payload.slice() });
+              if (f.type === FrameType.Request) onRequest(f, c);
             },
             onClose: () => {
               closed++;
             },
-            // Like a real server: end this side once the client has ended its own.
             onEnd: (c) => void c.end(),
           },
           QUIET,
@@ -46,7 +41,6 @@ export async function echoServer(cleanups: Cleanups) {
   return {
     port,
     address: `127.0.0.1:${port}`,
-    requests,
     /** Connections accepted so far. */
     get sockets() {
       return conns.length;
@@ -59,4 +53,18 @@ export async function echoServer(cleanups: Cleanups) {
       return { id, name, host: '127.0.0.1', port, weight: 1, metadata: {} };
     },
   };
+}
+
+/**
+ * A {@link frameServer} whose `echo` answers with the arguments; any other method is held unanswered.
+ * Records the requests it got.
+ */
+export async function echoServer(cleanups: Cleanups) {
+  const requests: Frame[] = [];
+  const server = await frameServer(cleanups, (f, c) => {
+    requests.push({ ...f, payload: f.payload.slice() });
+    if (f.metadata[MetadataKey.Method] === 'echo')
+      c.send({ type: FrameType.Response, codec: f.codec, id: f.id, payload: f.payload.slice() });
+  });
+  return Object.assign(server, { requests });
 }

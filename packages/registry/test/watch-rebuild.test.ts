@@ -2,6 +2,7 @@ import { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { useEtcd } from '../../../tooling/testing/use-etcd.js';
 import { createEtcdRegistry } from '../src/index.js';
+import { watchThroughProxy } from './proxied-watch.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 import { ids, instance, waitFor, watchRecorder } from './wait-for.js';
 
@@ -63,21 +64,14 @@ describe('etcd watch rebuild', () => {
 
   it('a reconnect whose resume revision was compacted away lists again; etcd’s cancel of the resume is ignored', async () => {
     proxy = await startTcpProxy(etcd.clientPort);
-    const owner = createEtcdRegistry({ endpoints: etcd.endpoint, prefix: '/compact-resume', ttlSeconds: 30 });
-    const seen = watchRecorder();
-    const watching = createEtcdRegistry({
-      endpoints: `etcd://127.0.0.1:${proxy.port}`,
-      prefix: '/compact-resume',
-      callTimeoutMs: 500,
-      logger: seen.logger,
-    });
+    const { owner, seen, cutOff, close } = await watchThroughProxy(
+      etcd.endpoint,
+      proxy,
+      '/compact-resume',
+      500,
+    );
     try {
-      await owner.register(instance('Svc', 'a'));
-      watching.watch('Svc', seen.listener, seen.onError);
-      await waitFor(() => seen.last() === 'a', 2000, 'the watcher to see a');
-
-      proxy.block();
-      await waitFor(() => seen.errors.length > 0, 3000, 'the watcher to notice it is cut off');
+      await cutOff();
       await owner.register(instance('Svc', 'b'));
       await owner.deregister(instance('Svc', 'a'));
       const revision = (await raw().get('anything').exec()).header.revision;
@@ -98,7 +92,7 @@ describe('etcd watch rebuild', () => {
       await waitFor(() => seen.last() === 'b,c', 1000, 'the new watcher to see c');
       expect(seen.errors.map((e) => e.message)).not.toContainEqual(expect.stringMatching(/Watcher canceled/));
     } finally {
-      await Promise.all([watching.close(), owner.close()]);
+      await close();
     }
   });
 

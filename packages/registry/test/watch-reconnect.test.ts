@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { useEtcd } from '../../../tooling/testing/use-etcd.js';
-import { createEtcdRegistry } from '../src/index.js';
+import { watchThroughProxy } from './proxied-watch.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
-import { ids, instance, waitFor, watchRecorder } from './wait-for.js';
+import { ids, instance, waitFor } from './wait-for.js';
 
 const etcd = useEtcd();
 let proxy: TcpProxy | undefined;
@@ -57,22 +57,9 @@ function isWatchCreated(message: Uint8Array): boolean {
 describe('etcd watch reconnect', () => {
   it('lists and watches again after a reconnect and delivers etcd’s current list', async () => {
     proxy = await startTcpProxy(etcd.clientPort);
-    const owner = createEtcdRegistry({ endpoints: etcd.endpoint, prefix: '/reconnect', ttlSeconds: 30 });
-    const seen = watchRecorder();
-    // This registry reaches etcd only through the proxy, so the test can cut it off alone.
-    const watching = createEtcdRegistry({
-      endpoints: `etcd://127.0.0.1:${proxy.port}`,
-      prefix: '/reconnect',
-      callTimeoutMs: 500,
-      logger: seen.logger,
-    });
+    const { owner, seen, cutOff, close } = await watchThroughProxy(etcd.endpoint, proxy, '/reconnect', 500);
     try {
-      await owner.register(instance('Svc', 'a'));
-      watching.watch('Svc', seen.listener, seen.onError);
-      await waitFor(() => seen.last() === 'a', 2000, 'the watcher to see a');
-
-      proxy.block();
-      await waitFor(() => seen.errors.length > 0, 3000, 'the watcher to notice it is cut off');
+      await cutOff();
       // Behind its back: a deregistered (its lease revoked, its key deleted), b registered.
       await owner.deregister(instance('Svc', 'a'));
       await owner.register(instance('Svc', 'b'));
@@ -89,27 +76,15 @@ describe('etcd watch reconnect', () => {
       await owner.register(instance('Svc', 'c'));
       await waitFor(() => seen.last() === 'b,c', 2000, 'the new watcher to see c');
     } finally {
-      await Promise.all([watching.close(), owner.close()]);
+      await close();
     }
   });
 
   it('loses no change when the stream drops again right after etcd answered its resume', async () => {
     proxy = await startTcpProxy(etcd.clientPort);
-    const owner = createEtcdRegistry({ endpoints: etcd.endpoint, prefix: '/resume-race', ttlSeconds: 30 });
-    const seen = watchRecorder();
-    const watching = createEtcdRegistry({
-      endpoints: `etcd://127.0.0.1:${proxy.port}`,
-      prefix: '/resume-race',
-      callTimeoutMs: 500,
-      logger: seen.logger,
-    });
+    const { owner, seen, cutOff, close } = await watchThroughProxy(etcd.endpoint, proxy, '/resume-race', 500);
     try {
-      await owner.register(instance('Svc', 'a'));
-      watching.watch('Svc', seen.listener, seen.onError);
-      await waitFor(() => seen.last() === 'a', 2000, 'the watcher to see a');
-
-      proxy.block();
-      await waitFor(() => seen.errors.length > 0, 3000, 'the watcher to notice it is cut off');
+      await cutOff();
       await owner.deregister(instance('Svc', 'a'));
       await owner.register(instance('Svc', 'b'));
 
@@ -129,27 +104,21 @@ describe('etcd watch reconnect', () => {
       expect(seen.last()).toBe('b,c');
       expect(seen.lists.slice(1).filter((list) => ids(list).includes('a'))).toEqual([]);
     } finally {
-      await Promise.all([watching.close(), owner.close()]);
+      await close();
     }
   });
 
   it('stop() while it lists again leaves no watcher on etcd and delivers nothing more', async () => {
     proxy = await startTcpProxy(etcd.clientPort);
-    const owner = createEtcdRegistry({ endpoints: etcd.endpoint, prefix: '/stop-relist', ttlSeconds: 30 });
-    const seen = watchRecorder();
-    const watching = createEtcdRegistry({
-      endpoints: `etcd://127.0.0.1:${proxy.port}`,
-      prefix: '/stop-relist',
-      logger: seen.logger,
-    });
+    const { owner, seen, watch, cutOff, close } = await watchThroughProxy(
+      etcd.endpoint,
+      proxy,
+      '/stop-relist',
+    );
     try {
-      await owner.register(instance('Svc', 'a'));
-      const watch = watching.watch('Svc', seen.listener, seen.onError);
-      await waitFor(() => seen.last() === 'a', 2000, 'the watcher to see a');
       await waitFor(async () => (await etcdWatchers()) === 1, 2000, 'etcd to have its watcher');
 
-      proxy.block();
-      await waitFor(() => seen.errors.length > 0, 3000, 'the watcher to notice it is cut off');
+      await cutOff();
       await owner.deregister(instance('Svc', 'a'));
       // etcd answers the resume, then hears nothing more until released: the listing stays in flight.
       let release: (() => void) | undefined;
@@ -170,7 +139,7 @@ describe('etcd watch reconnect', () => {
       expect(await etcdWatchers()).toBe(0);
       expect(seen.lists.map(ids)).toEqual([['a']]);
     } finally {
-      await Promise.all([watching.close(), owner.close()]);
+      await close();
     }
   });
 });
