@@ -184,10 +184,20 @@ export class ClientConnection {
         this.retire();
         return;
       }
+      // A refusal of the caller (a client certificate the server rejects: Unauthenticated) keeps its code:
+      // another instance or a later attempt with the same credentials gets the same answer, and the caller
+      // must learn why. Any other reason is the server's own (closing, over its connection limit).
+      const callerRefused = reason.code === Code.Unauthenticated || reason.code === Code.PermissionDenied;
       for (const call of this.pending.values()) {
         if (call.id <= lastId) continue;
         this.pending.delete(call.id);
-        call.reject(markUnprocessed(new RpcError(Code.Unavailable, `not run: ${reason.rawMessage}`)));
+        call.reject(
+          markUnprocessed(
+            callerRefused
+              ? new RpcError(reason.code, reason.rawMessage)
+              : new RpcError(Code.Unavailable, `not run: ${reason.rawMessage}`),
+          ),
+        );
       }
       this.retire();
       if (this.pending.size === 0) this.events.onIdle(this);

@@ -26,8 +26,9 @@ export interface ListenOptions {
    */
   onSocket(socket: Socket): void;
   /**
-   * Called for errors that concern no call (e.g. a failed TLS handshake; a client certificate Node refused is
-   * Unauthenticated, "client certificate rejected (<reason>)"). Without it, an `onSocket` error is
+   * Called for errors that concern no call (e.g. a failed TLS handshake; under `requestCert` a client without
+   * a trusted certificate, as Unauthenticated: "TLS handshake: no client certificate" or "TLS handshake:
+   * client certificate rejected (<reason>)"). Without it, an `onSocket` error is
    * a `MiniRpcListenerWarning` process warning; so is an error `onError` throws.
    */
   onError?(error: Error): void;
@@ -51,20 +52,16 @@ function peerKey(socket: Socket): string {
 }
 
 /**
- * The RpcError for a failed TLS handshake. Node verifies a client certificate only after the handshake, and
- * when it is not trusted destroys the socket without a TLS alert: the error it reports is then a hang-up
- * (ECONNRESET, "socket hang up") and the reason is the socket's `authorizationError` (a code such as
- * UNABLE_TO_VERIFY_LEAF_SIGNATURE, a string at run time though typed as Error).
+ * Why a TLS client was not authorized: `no client certificate`, or `client certificate rejected (<code>)`
+ * with Node's `authorizationError` code (a string at run time, typed as Error). Node reports a missing
+ * certificate as UNABLE_TO_GET_ISSUER_CERT, which would send the client looking in the wrong place.
  */
-function handshakeError(err: Error, socket: TLSSocket | undefined): RpcError {
-  const reason: unknown = socket?.authorizationError;
+function certificateProblem(socket: TLSSocket): string {
+  const peer = socket.getPeerCertificate();
+  if (peer === null || Object.keys(peer).length === 0) return 'no client certificate';
+  const reason: unknown = socket.authorizationError;
   const code = typeof reason === 'string' ? reason : (reason as NodeJS.ErrnoException | undefined)?.code;
-  if (typeof code === 'string' && code !== '') {
-    return new RpcError(Code.Unauthenticated, `TLS handshake: client certificate rejected (${code})`, {
-      cause: err,
-    });
-  }
-  return toRpcError(err, 'TLS handshake');
+  return `client certificate rejected (${typeof code === 'string' && code !== '' ? code : 'not trusted'})`;
 }
 
 /**
@@ -91,30 +88,47 @@ export function listen(options: ListenOptions): Promise<Listener> {
   // Sockets refused over the limit: told GoAway and half-closed; destroyed after a short linger (the
   // peer may never close its side) and at close().
   const refused = new Set<Socket>();
+  // Node checks a client certificate only after the TLS handshake and, when it refuses one, destroys the
+  // socket without a TLS alert: under TLS 1.3 the client's handshake is complete by then, and all it learns
+  // is a hang-up. So a server that requires client certificates checks them here instead (Node's own check
+  // off, `socket.authorized` read before anything else sees the socket) and tells the client why it is
+  // refused: GoAway(Unauthenticated), on which the client fails its calls with that code.
+  const checkClientCert = options.tls?.requestCert === true && options.tls.rejectUnauthorized !== false;
+  const tlsOptions = checkClientCert ? { ...options.tls, rejectUnauthorized: false } : options.tls;
+  /**
+   * Tells the peer GoAway(`code`) with id 0 (an ordinary GoAway that accepted no call, docs/protocol.md §3.5:
+   * it fails whatever it sent as not run) and half-closes; the socket is destroyed after a short linger (the
+   * peer may never close its side) and at close().
+   */
+  const refuse = (socket: Socket, code: Code, message: string): void => {
+    const goAway = encodeFrame({
+      type: FrameType.GoAway,
+      codec: 0,
+      id: 0,
+      metadata: { [MetadataKey.Status]: String(code), [MetadataKey.Message]: message },
+    });
+    socket.on('error', () => {});
+    refused.add(socket);
+    const linger = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS);
+    linger.unref();
+    socket.once('close', () => {
+      clearTimeout(linger);
+      refused.delete(socket);
+    });
+    socket.end(goAway);
+  };
   const accept = (socket: Socket): void => {
     if (options.tls !== undefined) handshaking.delete(peerKey(socket));
+    if (checkClientCert && !(socket as TLSSocket).authorized) {
+      const message = certificateProblem(socket as TLSSocket);
+      refuse(socket, Code.Unauthenticated, message);
+      report(new RpcError(Code.Unauthenticated, `TLS handshake: ${message}`));
+      return;
+    }
     if (open >= max) {
-      // An ordinary GoAway (docs/protocol.md §3.5) that accepted no call (id 0): the peer fails whatever it
-      // sent here as not run and may retry it elsewhere. The form of a protocol error (ResourceExhausted,
-      // §6) would say nothing about which calls ran, so a client could retry none that was not idempotent.
-      const goAway = encodeFrame({
-        type: FrameType.GoAway,
-        codec: 0,
-        id: 0,
-        metadata: {
-          [MetadataKey.Status]: String(Code.Unavailable),
-          [MetadataKey.Message]: `too many connections (limit ${max})`,
-        },
-      });
-      socket.on('error', () => {});
-      refused.add(socket);
-      const linger = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS);
-      linger.unref();
-      socket.once('close', () => {
-        clearTimeout(linger);
-        refused.delete(socket);
-      });
-      socket.end(goAway);
+      // The ordinary GoAway rather than the form of a protocol error (ResourceExhausted, §6), which would say
+      // nothing about which calls ran, so a client could retry none that was not idempotent.
+      refuse(socket, Code.Unavailable, `too many connections (limit ${max})`);
       return;
     }
     open++;
@@ -142,7 +156,7 @@ export function listen(options: ListenOptions): Promise<Listener> {
   const server: NetServer =
     options.tls === undefined
       ? createNetServer({ noDelay: true, allowHalfOpen: true }, accept)
-      : createTlsServer({ allowHalfOpen: true, handshakeTimeout: 10_000, ...options.tls }, accept);
+      : createTlsServer({ allowHalfOpen: true, handshakeTimeout: 10_000, ...tlsOptions }, accept);
   if (options.tls !== undefined) {
     server.on('connection', (socket: Socket) => {
       const key = peerKey(socket);
@@ -151,8 +165,8 @@ export function listen(options: ListenOptions): Promise<Listener> {
         if (handshaking.get(key) === socket) handshaking.delete(key);
       });
     });
-    server.on('tlsClientError', (err: Error, socket: TLSSocket | undefined) => {
-      if (options.onError !== undefined) report(handshakeError(err, socket));
+    server.on('tlsClientError', (err: Error) => {
+      if (options.onError !== undefined) report(toRpcError(err, 'TLS handshake'));
     });
   }
   return new Promise<Listener>((resolve, reject) => {

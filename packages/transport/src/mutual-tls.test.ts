@@ -1,5 +1,5 @@
 import type { Frame, RpcError } from '@mini-rpc/protocol';
-import { Code, FrameType } from '@mini-rpc/protocol';
+import { Code, FrameType, MetadataKey } from '@mini-rpc/protocol';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TestPki } from '../../../tooling/testing/certs.js';
 import { createTestPki } from '../../../tooling/testing/certs.js';
@@ -7,7 +7,8 @@ import { useCleanups, waitFor } from '../../../tooling/testing/harness.js';
 import type { Connection } from './index.js';
 import { connect, createConnection, listen } from './index.js';
 
-// What each side learns when a server that requires client certificates refuses one (Node 20, OpenSSL 3).
+// What each side learns when a server that requires client certificates refuses one (Node 20, OpenSSL 3):
+// listen() checks the certificate itself and says why in a GoAway, where Node would hang up without a word.
 
 const cleanups = useCleanups();
 
@@ -19,7 +20,7 @@ beforeAll(() => {
 });
 
 /** An echo server over mutual TLS (client certificates of the test CA only); its onError reports in `errors`. */
-async function mtlsServer(maxVersion?: 'TLSv1.2') {
+async function mtlsServer(maxVersion?: 'TLSv1.2', extra: { rejectUnauthorized?: boolean } = {}) {
   const errors: Error[] = [];
   const conns: Connection[] = [];
   const listener = await listen({
@@ -29,6 +30,7 @@ async function mtlsServer(maxVersion?: 'TLSv1.2') {
       ca: pki.ca,
       requestCert: true,
       ...(maxVersion === undefined ? {} : { maxVersion }),
+      ...extra,
     },
     onSocket: (s) => {
       const echo = (f: Frame, conn: Connection) => conn.send({ ...f, type: FrameType.Response });
@@ -40,7 +42,14 @@ async function mtlsServer(maxVersion?: 'TLSv1.2') {
     for (const c of conns) c.close();
     return listener.close();
   });
-  return { port: listener.port, errors };
+  return {
+    port: listener.port,
+    errors,
+    /** Sockets handed to onSocket. */
+    get sockets() {
+      return conns.length;
+    },
+  };
 }
 
 /** How a client with `identity` (key and cert, or none) fared: connect's rejection, or its connection's close. */
@@ -80,39 +89,71 @@ describe('mutual TLS', () => {
     expect(server.errors).toEqual([]);
   });
 
-  it('no client certificate (TLS 1.3): the certificate_required alert comes after the handshake, so onClose gets Unauthenticated', async () => {
-    const server = await mtlsServer();
-    const seen = await attempt(server.port, undefined);
-    expect(seen.connected).toBe(true);
-    expect(seen.error?.code).toBe(Code.Unauthenticated);
-    expect(seen.error?.rawMessage).toBe(
-      'connection: TLS certificate rejected (ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED)',
-    );
-    await waitFor(() => server.errors.length > 0, 3_000, "the server's report");
-    expect((server.errors[0] as RpcError).code).toBe(Code.Unauthenticated);
-  });
+  /** What a refused client is told: GoAway(Unauthenticated) with id 0, no call accepted. */
+  const refusal = (frames: Frame[]) =>
+    frames.map((f) => ({
+      type: f.type,
+      id: f.id,
+      status: f.metadata[MetadataKey.Status],
+      message: f.metadata[MetadataKey.Message],
+    }));
 
-  it('no client certificate (TLS 1.2): a handshake_failure alert, which says no more than that: connect rejects with Unavailable', async () => {
-    const server = await mtlsServer('TLSv1.2');
-    const seen = await attempt(server.port, undefined);
-    expect(seen.connected).toBe(false);
-    expect(seen.error?.code).toBe(Code.Unavailable);
-    expect(seen.error?.rawMessage).toMatch(/TLS failure \(ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE\)$/);
-  });
+  for (const version of [undefined, 'TLSv1.2'] as const) {
+    const tls = version ?? 'TLS 1.3';
 
-  it('an untrusted client certificate: the server reports Unauthenticated with the reason; the client is hung up on without an alert', async () => {
-    const server = await mtlsServer();
-    const seen = await attempt(server.port, { key: pki.rogueKey, cert: pki.rogueCert });
-    await waitFor(() => server.errors.length > 0, 3_000, "the server's report");
-    expect((server.errors[0] as RpcError).code).toBe(Code.Unauthenticated);
-    expect((server.errors[0] as RpcError).rawMessage).toBe(
-      'TLS handshake: client certificate rejected (UNABLE_TO_VERIFY_LEAF_SIGNATURE)',
+    it(`no client certificate (${tls}): the client is told GoAway(Unauthenticated), the server reports it, no frame reaches onSocket`, async () => {
+      const server = await mtlsServer(version);
+      const seen = await attempt(server.port, undefined);
+      expect(seen.connected).toBe(true);
+      expect(refusal(seen.frames)).toEqual([
+        {
+          type: FrameType.GoAway,
+          id: 0,
+          status: String(Code.Unauthenticated),
+          message: 'no client certificate',
+        },
+      ]);
+      await waitFor(() => server.errors.length > 0, 3_000, "the server's report");
+      expect((server.errors[0] as RpcError).code).toBe(Code.Unauthenticated);
+      expect(server.sockets).toBe(0);
+    });
+
+    it(`an untrusted client certificate (${tls}): GoAway(Unauthenticated) naming Node's reason; the server reports it`, async () => {
+      const server = await mtlsServer(version);
+      const seen = await attempt(server.port, { key: pki.rogueKey, cert: pki.rogueCert });
+      expect(seen.connected).toBe(true);
+      expect(refusal(seen.frames)).toEqual([
+        {
+          type: FrameType.GoAway,
+          id: 0,
+          status: String(Code.Unauthenticated),
+          message: 'client certificate rejected (UNABLE_TO_VERIFY_LEAF_SIGNATURE)',
+        },
+      ]);
+      await waitFor(() => server.errors.length > 0, 3_000, "the server's report");
+      expect((server.errors[0] as RpcError).rawMessage).toBe(
+        'TLS handshake: client certificate rejected (UNABLE_TO_VERIFY_LEAF_SIGNATURE)',
+      );
+      expect(server.sockets).toBe(0);
+    });
+  }
+
+  it('rejectUnauthorized: false keeps the choice to the owner: an untrusted certificate reaches onSocket', async () => {
+    const server = await mtlsServer(undefined, { rejectUnauthorized: false });
+    const frames: Frame[] = [];
+    const conn = await connect(
+      {
+        host: '127.0.0.1',
+        port: server.port,
+        ...QUIET,
+        tls: { ca: pki.ca, key: pki.rogueKey, cert: pki.rogueCert },
+      },
+      { onFrame: (f) => frames.push(f) },
     );
-    // Node's server checks the certificate after the handshake and destroys the socket, sending no TLS alert:
-    // under TLS 1.3 the client's handshake is complete by then, and all it sees is the peer closing (a FIN,
-    // or a reset if it had sent something), nothing that names the certificate.
-    expect(seen.connected).toBe(true);
-    expect(seen.frames).toEqual([]);
-    expect([undefined, Code.Unavailable]).toContain(seen.error?.code);
+    cleanups.push(() => conn.close());
+    conn.send({ type: FrameType.Request, codec: 0, id: 1 });
+    await waitFor(() => frames.length === 1, 3_000, 'the echo');
+    expect(frames[0]?.type).toBe(FrameType.Response);
+    expect(server.sockets).toBe(1);
   });
 });
