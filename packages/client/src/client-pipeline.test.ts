@@ -1,18 +1,9 @@
-import type {
-  Balancer,
-  Breaker,
-  Frame,
-  Limiter,
-  Registry,
-  RetryPolicy,
-  ServiceInstance,
-  WatchListener,
-} from '@mini-rpc/protocol';
+import type { Balancer, Breaker, Frame, Limiter, RetryPolicy, ServiceInstance } from '@mini-rpc/protocol';
 import { Code, FrameType, MetadataKey, RpcError } from '@mini-rpc/protocol';
-import type { Connection } from '@mini-rpc/transport';
-import { createConnection, listen } from '@mini-rpc/transport';
 import { describe, expect, it, vi } from 'vitest';
 import { rejection, useCleanups, waitFor } from '../../../tooling/testing/harness.js';
+import { frameServer } from '../test/echo-server.js';
+import { manualRegistry } from '../test/manual-registry.js';
 import type { ClientOptions } from './index.js';
 import { createClient } from './index.js';
 
@@ -21,98 +12,42 @@ const cleanups = useCleanups();
 const QUIET = { heartbeatIntervalMs: 0, readTimeoutMs: 0, writeTimeoutMs: 0 };
 
 /**
- * A frame-speaking server: `echo` answers with the arguments, `boom` with an Internal error, `busy` with
+ * A {@link frameServer}: `echo` answers with the arguments, `boom` with an Internal error, `busy` with
  * "Unavailable, not run" the first time and as `echo` after; anything else is held.
  */
-async function frameServer() {
-  const conns: Connection[] = [];
+async function pipelineServer() {
   const held: Frame[] = [];
   let requests = 0;
-  const listener = await listen({
-    onSocket: (s) => {
-      conns.push(
-        createConnection(
-          s,
-          {
-            onFrame: (f, c) => {
-              if (f.type !== FrameType.Request) return;
-              requests++;
-              const method = f.metadata[MetadataKey.Method];
-              const fail = (code: Code, message: string, notRun: boolean) =>
-                c.send({
-                  type: FrameType.Response,
-                  codec: f.codec,
-                  id: f.id,
-                  metadata: {
-                    [MetadataKey.Status]: String(code),
-                    [MetadataKey.Message]: message,
-                    ...(notRun ? { [MetadataKey.NotRun]: '1' } : {}),
-                  },
-                });
-              if (method === 'boom') fail(Code.Internal, 'boom', false);
-              else if (method === 'busy' && requests === 1) fail(Code.Unavailable, 'busy', true);
-              else if (method === 'echo' || method === 'busy')
-                c.send({ type: FrameType.Response, codec: f.codec, id: f.id, payload: f.payload.slice() });
-              else held.push(f);
-            },
-            onEnd: () => {},
-          },
-          QUIET,
-        ),
-      );
-    },
+  const server = await frameServer(cleanups, (f, c) => {
+    requests++;
+    const method = f.metadata[MetadataKey.Method];
+    const fail = (code: Code, message: string, notRun: boolean) =>
+      c.send({
+        type: FrameType.Response,
+        codec: f.codec,
+        id: f.id,
+        metadata: {
+          [MetadataKey.Status]: String(code),
+          [MetadataKey.Message]: message,
+          ...(notRun ? { [MetadataKey.NotRun]: '1' } : {}),
+        },
+      });
+    if (method === 'boom') fail(Code.Internal, 'boom', false);
+    else if (method === 'busy' && requests === 1) fail(Code.Unavailable, 'busy', true);
+    else if (method === 'echo' || method === 'busy')
+      c.send({ type: FrameType.Response, codec: f.codec, id: f.id, payload: f.payload.slice() });
+    else held.push(f);
   });
-  cleanups.push(() => {
-    for (const c of conns) c.close();
-    return listener.close();
-  });
-  const instance: ServiceInstance = {
-    id: `S@127.0.0.1:${listener.port}`,
-    name: 'S',
-    host: '127.0.0.1',
-    port: listener.port,
-    weight: 1,
-    metadata: {},
-  };
   return {
-    address: `127.0.0.1:${listener.port}`,
-    instance,
+    address: server.address,
+    instance: server.instance(`S@${server.address}`),
     held,
     get sockets() {
-      return conns.length;
+      return server.sockets;
     },
     get requests() {
       return requests;
     },
-  };
-}
-
-/** A registry the test drives: `deliver` a list, `fail` the watch; counts watches and stops. */
-function manualRegistry() {
-  let listener: WatchListener | undefined;
-  let onError: ((error: Error) => void) | undefined;
-  const counts = { watches: 0, stops: 0 };
-  const registry: Registry = {
-    register: async () => {},
-    deregister: async () => {},
-    discover: async () => [],
-    close: async () => {},
-    watch(_name, l, e) {
-      counts.watches++;
-      listener = l;
-      onError = e;
-      return {
-        stop: async () => {
-          counts.stops++;
-        },
-      };
-    },
-  };
-  return {
-    registry,
-    counts,
-    deliver: (list: ServiceInstance[]) => listener?.(list),
-    fail: (error: Error) => onError?.(error),
   };
 }
 
@@ -156,7 +91,7 @@ function oneSlot() {
 
 describe('waiting for the first instance list', () => {
   it('ends at an abort (Cancelled) or the deadline (DeadlineExceeded); a timeout beyond 2^31 − 1 ms is kept', async () => {
-    const server = await frameServer();
+    const server = await pipelineServer();
     const { registry, deliver } = manualRegistry();
     const c = client({ registry });
     const controller = new AbortController();
@@ -176,7 +111,7 @@ describe('waiting for the first instance list', () => {
   });
 
   it('a registry error fails the calls waiting then with Unavailable (error as cause); later calls wait again', async () => {
-    const server = await frameServer();
+    const server = await pipelineServer();
     const { registry, deliver, fail, counts } = manualRegistry();
     const c = client({ registry });
     const waiting = failure(c.call('S', 'echo', 1, { timeoutMs: 5_000 }));
@@ -198,7 +133,7 @@ describe('waiting for the first instance list', () => {
 
 describe('close()', () => {
   it('fails a call in a retry wait at once and opens no watch or connection after', async () => {
-    const server = await frameServer();
+    const server = await pipelineServer();
     const { registry, deliver, counts } = manualRegistry();
     let delays = 0;
     const retry: RetryPolicy = {
@@ -224,7 +159,7 @@ describe('close()', () => {
   });
 
   it('many calls in a retry wait at once raise no listener-leak warning', async () => {
-    const server = await frameServer();
+    const server = await pipelineServer();
     let delays = 0;
     const retry: RetryPolicy = {
       onCall: () => {},
@@ -262,7 +197,7 @@ describe('close()', () => {
 describe('bulkhead', () => {
   /** A client behind a one-slot bulkhead, its slot held by a call the server never answers. */
   async function slotHeld() {
-    const server = await frameServer();
+    const server = await pipelineServer();
     const slot = oneSlot();
     const c = client({ address: server.address, bulkhead: slot.limiter });
     // Holds the only slot until the test ends (the client's close() fails it then).
@@ -289,7 +224,7 @@ describe('bulkhead', () => {
   });
 
   it('a call that gets its slot at once costs no signal of its own (hot path)', async () => {
-    const server = await frameServer();
+    const server = await pipelineServer();
     const slot = oneSlot();
     const c = client({ address: server.address, bulkhead: slot.limiter });
     for (let i = 0; i < 3; i++) expect(await c.call('S', 'echo', i)).toBe(i);
@@ -310,7 +245,7 @@ describe('bulkhead', () => {
   });
 
   it('an async limiter that grants at once arms no timer and adds no listener (hot path)', async () => {
-    const server = await frameServer();
+    const server = await pipelineServer();
     const granted: AbortSignal[] = [];
     const limiter: Limiter = {
       acquire: async (signal) => {
@@ -338,7 +273,7 @@ describe('bulkhead', () => {
 
 describe('a circuit breaker whose listener throws', () => {
   it('neither replaces the call outcome nor skips balancer.onEnd; the error becomes a process warning', async () => {
-    const server = await frameServer();
+    const server = await pipelineServer();
     const { registry, deliver } = manualRegistry();
     let outstanding = 0;
     const balancer: Balancer = {
@@ -384,7 +319,7 @@ describe('a circuit breaker whose listener throws', () => {
 
 describe('breaker generations', () => {
   it('a result is recorded with the generation read in the step that admitted its call (discovery and direct)', async () => {
-    const server = await frameServer();
+    const server = await pipelineServer();
     const { registry, deliver } = manualRegistry();
     let generation = 1;
     const recorded: string[] = [];
