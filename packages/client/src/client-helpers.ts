@@ -36,16 +36,11 @@ export const sleep = (ms: number, signal: AbortSignal | undefined, closing?: Abo
       finish();
       reject(RpcError.from(closing?.reason, Code.Cancelled));
     };
-    let ended = false;
-    // Every handler exists before the timer is armed: on a busy host the clock may pass the end while
-    // this runs, and `atDeadline` then calls back at once, before it returns (CI saw a ReferenceError
-    // from a retry's backoff). No listener is added then.
+    // atDeadline never calls back before it returns, so the handlers above exist when it does.
     stopTimer = atDeadline(Date.now() + ms, () => {
-      ended = true;
       finish();
       resolve();
     });
-    if (ended) return;
     signal?.addEventListener('abort', onAbort, { once: true });
     closing?.addEventListener('abort', onClose, { once: true });
     if (signal?.aborted) onAbort();

@@ -24,12 +24,14 @@ describe('atDeadline', () => {
     expect(fired).toHaveBeenCalledOnce();
   });
 
-  it('sets no timer for an infinite deadline; runs at once for one already past; can be cancelled', () => {
+  it('sets no timer for an infinite deadline; runs one already past on the next timer turn, never before it returns; can be cancelled', () => {
     vi.useFakeTimers();
     const fired = vi.fn();
     atDeadline(Number.POSITIVE_INFINITY, fired);
     expect(vi.getTimerCount()).toBe(0);
     atDeadline(Date.now() - 1, fired);
+    expect(fired).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(0);
     expect(fired).toHaveBeenCalledOnce();
     const stop = atDeadline(Date.now() + 100, fired);
     stop();

@@ -14,8 +14,14 @@ export function abortError(signal: AbortSignal): RpcError {
 /**
  * Runs `onDeadline` at `deadline` (`Date.now()` clock), however far away: a delay above
  * {@link MAX_TIMER_MS} is waited in steps. Returns the function that cancels it.
+ *
+ * Never calls back before it returns, even for a deadline already past (then on the next timer turn): a
+ * caller's handlers may not exist yet. On a busy host the clock can pass a 1 ms deadline between the
+ * caller's `Date.now() + ms` and the check here, and the retry backoff's abort handler was then read before
+ * its `const` (a ReferenceError failed the call; CI saw it).
  */
 export function atDeadline(deadline: number, onDeadline: () => void): () => void {
+  if (!Number.isFinite(deadline)) return () => {};
   let timer: NodeJS.Timeout | undefined;
   const arm = (): void => {
     const ms = deadline - Date.now();
@@ -24,7 +30,7 @@ export function atDeadline(deadline: number, onDeadline: () => void): () => void
       onDeadline();
     } else timer = setTimeout(arm, Math.min(ms, MAX_TIMER_MS));
   };
-  if (Number.isFinite(deadline)) arm();
+  timer = setTimeout(arm, Math.min(Math.max(deadline - Date.now(), 0), MAX_TIMER_MS));
   return () => clearTimeout(timer);
 }
 
