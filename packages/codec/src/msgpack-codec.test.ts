@@ -1,4 +1,5 @@
 import { decode as referenceDecode, encode as referenceEncode } from '@msgpack/msgpack';
+import { addExtension } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { catchError, structuredMessage } from '../test/fixtures.js';
 import { CodecError, CodecId, createMsgpackCodec, msgpackCodec } from './index.js';
@@ -141,11 +142,86 @@ describe('msgpackCodec', () => {
     const first = msgpackCodec.decode(viewA) as { id: number; data: Uint8Array };
     expect(first.id).toBe(1);
     expect([...first.data]).toEqual([1, 2, 3]);
-    expect(first.data.buffer).toBe(chunk.buffer); // still a view, not a copy
+    expect(first.data.buffer).not.toBe(chunk.buffer); // a small payload's bytes are copied
     // A value cut short inside the buffer fails, though the bytes after the view would complete it.
     const cut = catchError(() => msgpackCodec.decode(chunk.subarray(2, 2 + a.length - 1)));
     expect((cut as CodecError).code).toBe('decode_failed');
     expect(msgpackCodec.decode(viewB)).toEqual({ id: 2, name: 'second', when: 1.5 });
+  });
+
+  it('decodes a large payload in place: its bytes are a view into the input, not a copy', () => {
+    const big = new Uint8Array(300).fill(7);
+    const bytes = msgpackCodec.encode({ id: 1, data: big });
+    const chunk = new Uint8Array(bytes.length + 100).fill(0xc1);
+    chunk.set(bytes, 50);
+    const view = chunk.subarray(50, 50 + bytes.length);
+    const value = msgpackCodec.decode(view) as { id: number; data: Uint8Array };
+    expect(value.data.buffer).toBe(chunk.buffer);
+    expect([...value.data]).toEqual([...big]);
+  });
+
+  it('decodes small payloads from a reused copy without letting one call see another', () => {
+    // Small payloads are copied to one scratch buffer and read from there: a value decoded earlier must
+    // not change when the next payload overwrites the scratch, and a cut payload must not be completed by
+    // the bytes a longer payload left behind.
+    const long = msgpackCodec.encode({
+      name: 'a long enough string value',
+      data: new Uint8Array([1, 2, 3, 4]),
+    });
+    const first = msgpackCodec.decode(long) as { name: string; data: Uint8Array };
+    const other = msgpackCodec.encode({
+      name: 'b long enough string value',
+      data: new Uint8Array([9, 9, 9, 9]),
+    });
+    const second = msgpackCodec.decode(other) as { name: string; data: Uint8Array };
+    expect(second.name).toBe('b long enough string value');
+    expect([...second.data]).toEqual([9, 9, 9, 9]);
+    expect(first.name).toBe('a long enough string value');
+    expect([...first.data]).toEqual([1, 2, 3, 4]);
+    for (let cut = 1; cut < other.length; cut++) {
+      const err = catchError(() => msgpackCodec.decode(other.subarray(0, cut)));
+      expect((err as CodecError).code).toBe('decode_failed');
+    }
+  });
+
+  it('decodes a small payload re-entered from an extension without overwriting the one being read', () => {
+    // An extension registered with msgpackr (global to the process) may decode other bytes with the codec
+    // while the codec is still reading the outer payload from its scratch copy: here a reference to a
+    // stored value, which is longer than the payload that refers to it.
+    const stored = [msgpackCodec.encode({ z: 'a stored value long enough to cover the outer payload' })];
+    class Ref {
+      constructor(readonly index: number) {}
+    }
+    addExtension({
+      Class: Ref,
+      type: 0x40,
+      pack: (r: Ref) => Buffer.from([r.index]),
+      unpack: (data: Uint8Array) => msgpackCodec.decode(stored[data[0] as number] as Uint8Array),
+    });
+    const bytes = msgpackCodec.encode({ a: 'before', r: new Ref(0), b: 'after' });
+    expect(bytes.length).toBeLessThan((stored[0] as Uint8Array).length);
+    expect(msgpackCodec.decode(bytes)).toEqual({
+      a: 'before',
+      r: { z: 'a stored value long enough to cover the outer payload' },
+      b: 'after',
+    });
+  });
+
+  it('decodes small and large payloads alike, at any offset of a received chunk', () => {
+    const values = [
+      { id: 12, name: 'alice', tags: ['x', 'y'] },
+      { service: 'orders', user: 'u-1234', amount: 12.5, ok: true, when: new Date(1_718_000_000_000) },
+      { text: 'é'.repeat(60), n: -1 },
+      { list: Array.from({ length: 40 }, (_, i) => ({ i, s: `v${i}` })) },
+    ];
+    const chunk = new Uint8Array(70_000);
+    for (const value of values) {
+      const bytes = msgpackCodec.encode(value);
+      for (const offset of [0, 100, 10_000, 70_000 - bytes.length]) {
+        chunk.set(bytes, offset);
+        expect(msgpackCodec.decode(chunk.subarray(offset, offset + bytes.length))).toEqual(value);
+      }
+    }
   });
 });
 
