@@ -87,10 +87,14 @@ async function frameServer() {
     for (const c of conns) c.close();
     return listener.close();
   });
-  const events = { retired: 0, idle: 0 };
+  const events = { retired: 0, idle: 0, refused: [] as RpcError[] };
   const cc = await ClientConnection.open(
     { host: '127.0.0.1', port: listener.port, ...QUIET },
-    { onRetire: () => events.retired++, onIdle: () => events.idle++ },
+    {
+      onRetire: () => events.retired++,
+      onIdle: () => events.idle++,
+      onRefused: (e) => events.refused.push(e),
+    },
   );
   cleanups.push(() => cc.destroy(new RpcError(Code.Unavailable, 'test over')));
   await waitFor(() => conns.length === 1, 3_000, 'accept');
@@ -184,6 +188,7 @@ describe('ClientConnection', () => {
     expect(calls[0]?.settled).toBe(false);
     expect(cc.retired).toBe(true);
     expect(events.retired).toBe(1);
+    expect(events.refused).toEqual([]); // the server's own reason: nothing against this client
     expect(() => send(cc, 5)).toThrow(expect.objectContaining({ code: Code.Unavailable }));
     let refused: RpcError | undefined;
     try {
@@ -277,7 +282,7 @@ describe('ClientConnection', () => {
     const port = (server.address() as { port: number }).port;
     const cc = await ClientConnection.open(
       { host: '127.0.0.1', port, ...QUIET },
-      { onRetire: () => {}, onIdle: () => {} },
+      { onRetire: () => {}, onIdle: () => {}, onRefused: () => {} },
     );
     cleanups.push(() => cc.destroy(new RpcError(Code.Unavailable, 'test over')));
     const call = send(cc, 1);
@@ -285,6 +290,26 @@ describe('ClientConnection', () => {
     expect(call.error?.code).toBe(Code.Unavailable);
     expect(call.error?.rawMessage).toMatch(/bad frame from the server: .*magic/i);
     expect(isUnprocessed(call.error as RpcError)).toBe(false);
+  });
+
+  it('a GoAway refusing the client (Unauthenticated) tells the pool once, and its calls keep that code', async () => {
+    const { cc, server, received, reply, events } = await frameServer();
+    const first = send(cc, 1);
+    await waitFor(() => received.length === 1, 3_000, 'request 1');
+    expect(cc.answered).toBe(false);
+    reply(1, jsonCodec.encode('one'));
+    await waitFor(() => first.settled, 3_000, 'the answer');
+    expect(cc.answered).toBe(true);
+    const held = send(cc, 2);
+    await waitFor(() => received.length === 2, 3_000, 'request 2');
+    server.goAway(Code.Unauthenticated, 'token revoked');
+    await waitFor(() => held.settled, 3_000, 'the refused call');
+    expect(held.error?.code).toBe(Code.Unauthenticated);
+    expect(held.error?.rawMessage).toBe('token revoked');
+    expect(events.refused.map((e) => [e.code, e.rawMessage])).toEqual([
+      [Code.Unauthenticated, 'token revoked'],
+    ]);
+    expect(events.retired).toBeGreaterThanOrEqual(1);
   });
 
   it('a protocol-error GoAway (id 0, then close) does not mark calls the server may have run as unprocessed', async () => {

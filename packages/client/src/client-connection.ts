@@ -23,6 +23,11 @@ export interface ClientConnectionEvents {
   onRetire(connection: ClientConnection): void;
   /** A call on this connection ended; the pool may now close an idle or retired connection. */
   onIdle(connection: ClientConnection): void;
+  /**
+   * The server refused this client (GoAway with Unauthenticated or PermissionDenied, such as a client
+   * certificate it rejects); the connection retires next. The pool backs off as after a failed connect.
+   */
+  onRefused(error: RpcError): void;
 }
 
 /**
@@ -34,6 +39,10 @@ export const NO_DEADLINE_DRAIN_MS = 60_000;
 /** A status of decimal digits, and one that says 0 (success) in more than one digit. */
 const DIGITS = /^\d+$/;
 const ALL_ZEROS = /^0+$/;
+
+/** Whether `error` refuses the caller itself (Unauthenticated, PermissionDenied): the same caller gets it again. */
+export const isRefusal = (error: RpcError | undefined): boolean =>
+  error !== undefined && (error.code === Code.Unauthenticated || error.code === Code.PermissionDenied);
 
 const decodeFailure = (err: unknown): RpcError =>
   new RpcError(Code.Internal, `response does not decode: ${(err as Error).message}`, { cause: err });
@@ -50,6 +59,8 @@ export class ClientConnection {
   idleSince = Date.now();
   /** Why the server is about to close the connection, when it said so (protocol-error GoAway). */
   private closeReason: RpcError | undefined;
+  /** The server has answered a call here (so it accepted this client). */
+  answered = false;
   /** Bounds how long calls without a deadline keep a retired connection open. */
   private drainTimer: NodeJS.Timeout | undefined;
   private conn!: Connection;
@@ -135,6 +146,7 @@ export class ClientConnection {
 
   private onFrame(frame: Frame): void {
     if (frame.type === FrameType.Response) {
+      this.answered = true;
       const call = this.pending.get(frame.id);
       if (call === undefined) return; // Timed out or cancelled meanwhile.
       this.pending.delete(frame.id);
@@ -187,7 +199,8 @@ export class ClientConnection {
       // A refusal of the caller (a client certificate the server rejects: Unauthenticated) keeps its code:
       // another instance or a later attempt with the same credentials gets the same answer, and the caller
       // must learn why. Any other reason is the server's own (closing, over its connection limit).
-      const callerRefused = reason.code === Code.Unauthenticated || reason.code === Code.PermissionDenied;
+      const callerRefused = isRefusal(reason);
+      if (callerRefused) this.events.onRefused(new RpcError(reason.code, reason.rawMessage));
       for (const call of this.pending.values()) {
         if (call.id <= lastId) continue;
         this.pending.delete(call.id);

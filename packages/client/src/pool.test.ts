@@ -5,6 +5,7 @@ import { Code, FrameType, MetadataKey, RpcError } from '@mini-rpc/protocol';
 import type { Connection, Listener } from '@mini-rpc/transport';
 import { createConnection, listen } from '@mini-rpc/transport';
 import { describe, expect, it, vi } from 'vitest';
+import { createTestPki } from '../../../tooling/testing/certs.js';
 import { rejection, useCleanups, waitFor } from '../../../tooling/testing/harness.js';
 import { closedPort } from '../../../tooling/testing/ports.js';
 import { silentServer } from '../test/silent-server.js';
@@ -282,6 +283,81 @@ describe('ConnectionPool', () => {
     expect(waits[2]).toBeLessThanOrEqual(100);
     expect(waits[3]).toBeGreaterThan(80);
     expect(waits[3]).toBeLessThanOrEqual(100);
+  });
+
+  it('a server refusing the client certificate (mutual TLS) is backed off like a failed connect, not met with a handshake per call', async () => {
+    const pki = createTestPki();
+    const listener = await listen({
+      tls: { key: pki.serverKey, cert: pki.serverCert, ca: pki.ca, requestCert: true },
+      onSocket: (s) => s.destroy(), // never reached: listen() refuses the rogue certificate itself
+    });
+    cleanups.push(() => listener.close());
+    const p = new ConnectionPool(
+      {
+        host: '127.0.0.1',
+        port: listener.port,
+        ...QUIET,
+        tls: { ca: pki.ca, key: pki.rogueKey, cert: pki.rogueCert },
+      },
+      { initialBackoffMs: 60_000 },
+    );
+    cleanups.push(() => p.close());
+    const conn = await p.get();
+    await waitFor(() => conn.retired, 3_000, "the server's GoAway");
+    expect(p.healthy).toBe(false);
+    for (let i = 0; i < 5; i++) {
+      const err = await failure(p.get());
+      expect(err.code).toBe(Code.Unauthenticated);
+      expect(err.rawMessage).toMatch(/client certificate rejected .*\(next try in \d+ ms\)$/);
+      expect(isUnprocessed(err)).toBe(true);
+    }
+    expect(p.stats().created).toBe(1);
+  });
+
+  it('after a refusal the backoff doubles across refused connections and starts afresh once a call is answered', async () => {
+    const server = await holdingServer();
+    const p = pool(server.listener.port, { initialBackoffMs: 40, maxBackoffMs: 10_000 });
+    /** Opens the next connection, has the server refuse it, and returns the wait the pool then announces. */
+    const refuseNext = async (): Promise<number> => {
+      const conn = await p.get();
+      await waitFor(() => server.conns.length === p.stats().created, 3_000, 'accept');
+      server.conns.at(-1)?.goAway(Code.Unauthenticated, 'token revoked');
+      await waitFor(() => conn.retired, 3_000, "the server's GoAway");
+      const err = await failure(p.get());
+      expect(err.code).toBe(Code.Unauthenticated);
+      await waitFor(() => p.healthy, 3_000, 'the backoff to pass');
+      return Number(/token revoked \(next try in (\d+) ms\)$/.exec(err.rawMessage)?.[1]);
+    };
+    const first = await refuseNext();
+    const second = await refuseNext();
+    expect(first).toBeLessThanOrEqual(40);
+    expect(second).toBeGreaterThan(40); // the connect between them succeeded, but was refused again
+    expect(second).toBeLessThanOrEqual(80);
+
+    // A connection that gets an answer: the server accepts this client again.
+    const conn = await p.get();
+    const call = sendHeld(conn);
+    await server.answer(call.id, 'ok');
+    await waitFor(() => call.state.settled, 3_000, 'the answer');
+    expect(call.state.value).toBe('ok');
+    server.conns.at(-1)?.goAway(Code.PermissionDenied, 'role removed');
+    await waitFor(() => conn.retired, 3_000, "the server's GoAway");
+    const err = await failure(p.get());
+    expect(err.code).toBe(Code.PermissionDenied);
+    expect(Number(/\(next try in (\d+) ms\)$/.exec(err.rawMessage)?.[1])).toBeLessThanOrEqual(40);
+  });
+
+  it("a GoAway for the server's own reasons starts no backoff: the next get() connects again", async () => {
+    const server = await holdingServer();
+    const p = pool(server.listener.port, { initialBackoffMs: 60_000 });
+    const conn = await p.get();
+    await waitFor(() => server.conns.length === 1, 3_000, 'accept');
+    server.conns[0]?.goAway(Code.Unavailable, 'server shutting down');
+    await waitFor(() => conn.retired, 3_000, "the server's GoAway");
+    expect(p.healthy).toBe(true);
+    const next = await p.get();
+    expect(next).not.toBe(conn);
+    expect(p.stats().created).toBe(2);
   });
 
   it('a connect cancelled by the caller starts no backoff', async () => {

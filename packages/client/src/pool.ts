@@ -1,7 +1,7 @@
 import { Code, RpcError } from '@mini-rpc/protocol';
 import type { ConnectOptions } from '@mini-rpc/transport';
 import { checkPoolOptions } from './check-options.js';
-import { ClientConnection } from './client-connection.js';
+import { ClientConnection, isRefusal } from './client-connection.js';
 import { addressProblem } from './parse-address.js';
 import { markUnprocessed } from './unprocessed.js';
 import { MAX_TIMER_MS, WaitList } from './wait-list.js';
@@ -49,7 +49,10 @@ export interface PoolStats {
  * A pool of multiplexed connections to one address (the seed's ConnPool: factory, maxIdle, maxActive,
  * get/put/close). `get()` returns the least-loaded open connection and opens another only when all carry
  * `callsPerConnection` calls and fewer than `maxActive` exist. Broken connections leave the pool at once;
- * after a failed connect, new connects wait a capped exponential backoff and calls fail fast meanwhile.
+ * after a failed connect, new connects wait a capped exponential backoff and calls fail fast meanwhile. A
+ * server that refuses the client on a connection (GoAway Unauthenticated or PermissionDenied: a rejected
+ * client certificate) counts as a failed connect, and its calls fail fast with that code, until a
+ * connection opened after the backoff gets an answer.
  */
 export class ConnectionPool {
   readonly address: string;
@@ -124,10 +127,14 @@ export class ConnectionPool {
     if (this.connecting === undefined) {
       const now = Date.now();
       if (now < this.retryAt) {
-        const last = this.lastError?.rawMessage ?? 'connect failed';
+        const last = this.lastError;
+        // A refusal keeps its code: the caller must learn that its credentials are refused, not that the
+        // server is away.
+        const code = isRefusal(last) ? (last as RpcError).code : Code.Unavailable;
+        const why = last?.rawMessage ?? 'connect failed';
         return Promise.reject(
           markUnprocessed(
-            new RpcError(Code.Unavailable, `${this.address}: ${last} (next try in ${this.retryAt - now} ms)`),
+            new RpcError(code, `${this.address}: ${why} (next try in ${this.retryAt - now} ms)`),
           ),
         );
       }
@@ -213,12 +220,17 @@ export class ConnectionPool {
       const options = { ...this.connectOptions, signal };
       const conn = await ClientConnection.open(options, {
         onRetire: (c) => this.remove(c),
-        onIdle: () => this.onIdle(),
+        onIdle: (c) => this.onIdle(c),
+        onRefused: (error) => this.backOff(error),
       });
       this.created++;
-      this.backoffMs = 0;
       this.retryAt = 0;
-      this.lastError = undefined;
+      // After a refusal the backoff stands until this connection gets an answer (onIdle): a server that
+      // refuses again right after the handshake doubles it, instead of a handshake per call.
+      if (!isRefusal(this.lastError)) {
+        this.backoffMs = 0;
+        this.lastError = undefined;
+      }
       if (this.closed || this.draining) {
         conn.retire();
         throw this.closedError();
@@ -230,17 +242,20 @@ export class ConnectionPool {
     } catch (err) {
       const error = RpcError.from(err, Code.Unavailable);
       // Only close() and drain() cancel a connect: no backoff for that.
-      if (!signal.aborted) {
-        this.backoffMs = Math.min(
-          this.maxBackoffMs,
-          this.backoffMs === 0 ? this.initialBackoffMs : this.backoffMs * 2,
-        );
-        this.retryAt = Date.now() + this.backoffMs;
-        this.lastError = error;
-      }
+      if (!signal.aborted) this.backOff(error);
       // The request was never written: safe to retry anywhere.
       throw markUnprocessed(error);
     }
+  }
+
+  /** No new connect before a capped exponential backoff; `error` is what calls fail with meanwhile. */
+  private backOff(error: RpcError): void {
+    this.backoffMs = Math.min(
+      this.maxBackoffMs,
+      this.backoffMs === 0 ? this.initialBackoffMs : this.backoffMs * 2,
+    );
+    this.retryAt = Date.now() + this.backoffMs;
+    this.lastError = error;
   }
 
   private remove(conn: ClientConnection): void {
@@ -252,7 +267,14 @@ export class ConnectionPool {
     if (this.open.length === 0) this.stopSweeper();
   }
 
-  private onIdle(): void {
+  private onIdle(conn: ClientConnection): void {
+    // An answer on a connection still in service after a refusal: the server accepts this client again (its
+    // certificate was renewed, the server's trust changed), so the next failure starts the backoff afresh.
+    // (A refused connection is retired before its last call ends.)
+    if (conn.answered && !conn.retired && isRefusal(this.lastError)) {
+      this.backoffMs = 0;
+      this.lastError = undefined;
+    }
     // Retired connections half-close themselves once nothing is left in flight (ClientConnection.retire);
     // here we only trim idle connections over maxIdle.
     let idle = 0;
