@@ -2,6 +2,8 @@ import { Packr, Unpackr } from 'msgpackr';
 import type { Codec } from './codec.js';
 import { CodecError, codecFailure } from './codec-error.js';
 import { CodecId } from './codec-id.js';
+import type { FastMsgpackEncode } from './msgpack-fast-encode.js';
+import { createFastMsgpackEncoder } from './msgpack-fast-encode.js';
 
 const EMPTY = new Uint8Array(0);
 /** Payloads shorter than this are decoded from a copy at offset 0 (see `MsgpackCodec.#small`). */
@@ -27,6 +29,8 @@ class MsgpackCodec implements Codec {
   readonly name = 'msgpack';
   // One encoder and one decoder per codec, reused by every call: msgpackr keeps its scratch buffer in them.
   readonly #packr: Packr;
+  /** Plain values without msgpackr's per-call setup, byte for byte as #packr writes them (standard maps only). */
+  readonly #fast: FastMsgpackEncode | undefined;
   readonly #unpackr: Unpackr;
   /**
    * A Buffer over the whole ArrayBuffer of the bytes decoded last. msgpackr keeps a DataView on the array it
@@ -60,6 +64,7 @@ class MsgpackCodec implements Codec {
       // Standard maps only; variableMapSize makes small objects fixmaps like every other encoder does.
       variableMapSize: !records,
     });
+    this.#fast = records ? undefined : createFastMsgpackEncoder();
     const unpackOptions = {
       useRecords: records,
       mapsAsObjects: true,
@@ -79,7 +84,7 @@ class MsgpackCodec implements Codec {
     if (typeof value === 'function')
       throw new CodecError('encode_failed', 'msgpack: cannot encode a function');
     try {
-      return this.#packr.pack(value);
+      return this.#fast?.(value) ?? this.#packr.pack(value);
     } catch (err) {
       throw codecFailure('encode_failed', 'msgpack: cannot encode the value', err);
     }

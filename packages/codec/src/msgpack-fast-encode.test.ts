@@ -1,0 +1,132 @@
+import fc from 'fast-check';
+import { Packr } from 'msgpackr';
+import { describe, expect, it } from 'vitest';
+import { createFastMsgpackEncoder } from './msgpack-fast-encode.js';
+
+// The fast encoder must write exactly what msgpackr writes with the standard codec's options, so that
+// the codec's output does not depend on which of the two encoded a value.
+const packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true, variableMapSize: true });
+const same = (a: Uint8Array | undefined, b: Uint8Array): boolean =>
+  a !== undefined && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.length), b) === 0;
+
+/** Strings of every kind of unit: ASCII, 2- and 3-byte UTF-8, surrogate pairs and lone surrogates. */
+const anyString = fc.oneof(
+  fc.string(),
+  fc.string({ unit: 'binary' }),
+  fc.string({ unit: fc.constantFrom('a', 'é', '€', '😀', '\ud800', '\udc00', '\ud83d'), maxLength: 120 }),
+);
+/** Numbers around every boundary msgpack's integer formats have, and floats. */
+const anyNumber = fc.oneof(
+  fc.integer(),
+  fc.integer({ min: -0x8000_0000, max: 0xffff_ffff }),
+  fc.constantFrom(0, -0, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0xffff_ffff, 2 ** 32, -0x20, -0x21),
+  fc.constantFrom(-0x80, -0x81, -0x8000, -0x8001, -0x8000_0000, -0x8000_0001, 2 ** 53, -(2 ** 53)),
+  fc.double(),
+);
+const plain = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    anyString,
+    anyNumber,
+    fc.boolean(),
+    fc.constantFrom(null, undefined),
+    fc.uint8Array({ maxLength: 300 }),
+    fc.uint8Array({ maxLength: 8 }).map((u) => Buffer.from(u)),
+    fc.array(tie('value'), { maxLength: 20 }),
+    fc.dictionary(anyString, tie('value'), { maxKeys: 20, noNullPrototype: true }),
+  ),
+})).value;
+
+describe('createFastMsgpackEncoder', () => {
+  it('writes what msgpackr writes, byte for byte, for plain values', () => {
+    const encode = createFastMsgpackEncoder();
+    fc.assert(
+      fc.property(plain, (value) => same(encode(value), packr.pack(value))),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('writes what msgpackr writes at the size boundaries of strings, bytes, arrays and maps', () => {
+    const encode = createFastMsgpackEncoder();
+    const values: unknown[] = [];
+    for (const n of [0x1f, 0x20, 0x3f, 0x40, 0xff, 0x100, 0x5555, 0xffff, 0x10000, 0x20000]) {
+      values.push('a'.repeat(n), 'é'.repeat(n), '€'.repeat(Math.ceil(n / 3)), '😀'.repeat(Math.ceil(n / 4)));
+      values.push(new Uint8Array(n).fill(7));
+    }
+    for (const n of [0xf, 0x10, 0xffff, 0x10000]) {
+      values.push(Array.from({ length: n }, (_, i) => i));
+      values.push(Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i])));
+    }
+    for (const value of values) expect(same(encode(value), packr.pack(value))).toBe(true);
+  });
+
+  it('leaves anything but plain values to msgpackr', () => {
+    const encode = createFastMsgpackEncoder();
+    class Point {
+      x = 1;
+    }
+    let deep: unknown = 1;
+    for (let i = 0; i < 70; i++) deep = [deep];
+    for (const value of [
+      new Date(0),
+      new Map([[1, 2]]),
+      new Set([1]),
+      10n,
+      Symbol('s'),
+      () => 1,
+      new Point(),
+      Object.create(null),
+      new Float32Array(2),
+      new ArrayBuffer(4),
+      { nested: { when: new Date(0) } },
+      [1, 2, 10n],
+      deep,
+    ]) {
+      expect(encode(value)).toBeUndefined();
+    }
+    // What was written before the value turned out not to be plain is not returned, and the next encode
+    // starts where that one did.
+    expect(same(encode({ a: 'x' }), packr.pack({ a: 'x' }))).toBe(true);
+  });
+
+  it('returns encodings that later encodes do not overwrite, across slabs', () => {
+    const encode = createFastMsgpackEncoder();
+    const kept: { value: unknown; bytes: Uint8Array }[] = [];
+    // ~3 slabs of 64 KiB, with values that cross a slab's end, and one larger than a slab.
+    for (let i = 0; i < 400; i++) {
+      const value = { i, s: 'x'.repeat(i * 3), data: new Uint8Array(i % 7 === 0 ? 1_500 : 20).fill(i) };
+      kept.push({ value, bytes: encode(value) as Uint8Array });
+    }
+    const big = { data: new Uint8Array(300_000).fill(9) };
+    kept.push({ value: big, bytes: encode(big) as Uint8Array });
+    kept.push({ value: { after: true }, bytes: encode({ after: true }) as Uint8Array });
+    for (const { value, bytes } of kept) expect(same(bytes, packr.pack(value))).toBe(true);
+  });
+
+  it('leaves an encode made from inside a value being encoded (a getter) to msgpackr', () => {
+    const encode = createFastMsgpackEncoder();
+    let inner: Uint8Array | undefined | null = null;
+    const value = {
+      a: 'before',
+      get b(): string {
+        inner = encode({ nested: 1 });
+        return 'b';
+      },
+      c: 'after',
+    };
+    const out = encode(value);
+    expect(inner).toBeUndefined();
+    expect(same(out, packr.pack({ a: 'before', b: 'b', c: 'after' }))).toBe(true);
+  });
+
+  it('lets an error of the value itself (a throwing getter) through', () => {
+    const encode = createFastMsgpackEncoder();
+    const value = {
+      get broken(): never {
+        throw new Error('getter failed');
+      },
+    };
+    expect(() => encode(value)).toThrow('getter failed');
+    expect(same(encode([1]), packr.pack([1]))).toBe(true);
+  });
+});
