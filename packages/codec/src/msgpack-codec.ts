@@ -147,8 +147,8 @@ export function createMsgpackCodec(options: MsgpackCodecOptions = {}): Codec {
  *
  * Values: objects and `Map`s become msgpack maps and decode as plain objects (map keys become strings);
  * a `Set` becomes an array; `Uint8Array` (and any typed array, as its bytes) becomes `bin` and decodes as a
- * `Uint8Array`: a view into the input bytes, or a copy when the payload is under 140 bytes; a `Date` uses the standard timestamp extension (-1)
- * and decodes as a `Date`; a bigint becomes int64/uint64, and int64/uint64 decode as a number within
+ * `Uint8Array`: a view into the input bytes, or a copy when the payload is under 140 bytes; a `Date` uses
+ * the standard timestamp extension (-1) and decodes as a `Date`; a bigint becomes int64/uint64, and int64/uint64 decode as a number within
  * ±2^53, else as a bigint; `undefined` inside a value becomes nil (decodes as `null`). A top-level
  * `undefined` is sent as an empty payload and an empty payload decodes as `undefined`. The schema is ignored.
  */
