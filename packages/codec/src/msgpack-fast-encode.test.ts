@@ -32,6 +32,20 @@ const plain = fc.letrec((tie) => ({
     fc.constantFrom(null, undefined),
     fc.uint8Array({ maxLength: 300 }),
     fc.uint8Array({ maxLength: 8 }).map((u) => Buffer.from(u)),
+    fc.date(),
+    fc.constantFrom(
+      new Date(0),
+      new Date(-1),
+      new Date(1_718_000_000_000),
+      new Date(2 ** 32 * 1000),
+      new Date(NaN),
+    ),
+    fc.constantFrom(
+      new Date(2 ** 34 * 1000 - 1),
+      new Date(2 ** 34 * 1000),
+      new Date(-8.64e15),
+      new Date(8.64e15),
+    ),
     fc.array(tie('value'), { maxLength: 20 }),
     fc.dictionary(anyString, tie('value'), { maxKeys: 20, noNullPrototype: true }),
   ),
@@ -57,6 +71,25 @@ describe('createFastMsgpackEncoder', () => {
       values.push(Array.from({ length: n }, (_, i) => i));
       values.push(Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i])));
     }
+    // Dates at the edges of msgpackr's three timestamp sizes, and an invalid one.
+    for (const ms of [
+      0,
+      -1,
+      1_000,
+      1_718_000_000_000,
+      1_718_000_000_123,
+      2 ** 32 * 1000 - 1000,
+      2 ** 32 * 1000,
+    ]) {
+      values.push(new Date(ms), new Date(ms + 1));
+    }
+    values.push(
+      new Date(2 ** 34 * 1000 - 1),
+      new Date(2 ** 34 * 1000),
+      new Date(-8.64e15),
+      new Date(8.64e15),
+    );
+    values.push(new Date(Number.NaN), { when: new Date(1_000), list: [new Date(-5)] });
     for (const value of values) expect(same(encode(value), packr.pack(value))).toBe(true);
   });
 
@@ -67,8 +100,9 @@ describe('createFastMsgpackEncoder', () => {
     }
     let deep: unknown = 1;
     for (let i = 0; i < 70; i++) deep = [deep];
+    class Day extends Date {}
     for (const value of [
-      new Date(0),
+      new Day(0),
       new Map([[1, 2]]),
       new Set([1]),
       10n,
@@ -78,7 +112,7 @@ describe('createFastMsgpackEncoder', () => {
       Object.create(null),
       new Float32Array(2),
       new ArrayBuffer(4),
-      { nested: { when: new Date(0) } },
+      { nested: { when: new Map() } },
       [1, 2, 10n],
       deep,
     ]) {
