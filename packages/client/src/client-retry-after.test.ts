@@ -41,15 +41,18 @@ async function limitedServer(cleanups: Cleanups, refuse: number, hint: string) {
 
 /**
  * A policy that waits exactly the hint it is shown (0 without one), as `createRetryPolicy` does when the
- * hint is longer than its backoff; records what it was asked, and when.
+ * hint is longer than its backoff; gives up after `maxRetries` retries; records what it was asked, and when.
  */
-function hintPolicy(): RetryPolicy & { asked: { attempt: RetryAttempt; at: number }[] } {
+function hintPolicy(
+  maxRetries = Number.POSITIVE_INFINITY,
+): RetryPolicy & { asked: { attempt: RetryAttempt; at: number }[] } {
   const asked: { attempt: RetryAttempt; at: number }[] = [];
   return {
     asked,
     onCall: () => {},
     nextDelay: (attempt) => {
       asked.push({ attempt, at: Date.now() });
+      if (attempt.attempt > maxRetries) return -1;
       const hint = attempt.error.metadata[MetadataKey.RetryAfter];
       return hint === undefined ? 0 : Number(hint);
     },
@@ -96,13 +99,8 @@ describe("the server's retry-after hint (':r')", () => {
     const a = await limitedServer(cleanups, Number.POSITIVE_INFINITY, '40');
     const b = await limitedServer(cleanups, 0, '0');
     const { registry, deliver } = manualRegistry();
-    const retry = hintPolicy();
     // Gives up when asked a second time: the call ends with A's second refusal.
-    const nextDelay = retry.nextDelay;
-    retry.nextDelay = (attempt) => {
-      const delay = nextDelay(attempt);
-      return attempt.attempt > 1 ? -1 : delay;
-    };
+    const retry = hintPolicy(1);
     const breakers = (id: string): Breaker => ({
       state: id === 'B' ? 'open' : 'closed',
       allowRequest: () => id !== 'B',
@@ -123,12 +121,7 @@ describe("the server's retry-after hint (':r')", () => {
     const a = await limitedServer(cleanups, Number.POSITIVE_INFINITY, '40');
     const b = await limitedServer(cleanups, Number.POSITIVE_INFINITY, '9000');
     const { registry, deliver } = manualRegistry();
-    const retry = hintPolicy();
-    const nextDelay = retry.nextDelay;
-    retry.nextDelay = (attempt) => {
-      const delay = nextDelay(attempt);
-      return attempt.attempt > 2 ? -1 : delay;
-    };
+    const retry = hintPolicy(2);
     const c = client({ registry, balancer: first, retry, timeoutMs: 2_000 });
     const call = failure(c.call('S', 'echo', 1));
     deliver([a.instance('A'), b.instance('B')]);

@@ -70,22 +70,23 @@ async function attempt(port: number, identity: { key: string; cert: string } | u
   return { connected: true, error: closes[0], frames };
 }
 
+/** Connects with `identity`, sends one Request and waits for its echo; returns the frames received. */
+async function echoOnce(port: number, identity: { key: string; cert: string }): Promise<Frame[]> {
+  const frames: Frame[] = [];
+  const conn = await connect(
+    { host: '127.0.0.1', port, ...QUIET, tls: { ca: pki.ca, ...identity } },
+    { onFrame: (f) => frames.push(f) },
+  );
+  cleanups.push(() => conn.close());
+  conn.send({ type: FrameType.Request, codec: 0, id: 1 });
+  await waitFor(() => frames.length === 1, 3_000, 'the echo');
+  return frames;
+}
+
 describe('mutual TLS', () => {
   it('a client certificate of the trusted CA: frames go both ways', async () => {
     const server = await mtlsServer();
-    const frames: Frame[] = [];
-    const conn = await connect(
-      {
-        host: '127.0.0.1',
-        port: server.port,
-        ...QUIET,
-        tls: { ca: pki.ca, key: pki.clientKey, cert: pki.clientCert },
-      },
-      { onFrame: (f) => frames.push(f) },
-    );
-    cleanups.push(() => conn.close());
-    conn.send({ type: FrameType.Request, codec: 0, id: 1 });
-    await waitFor(() => frames.length === 1, 3_000, 'the echo');
+    await echoOnce(server.port, { key: pki.clientKey, cert: pki.clientCert });
     expect(server.errors).toEqual([]);
   });
 
@@ -140,19 +141,7 @@ describe('mutual TLS', () => {
 
   it('rejectUnauthorized: false keeps the choice to the owner: an untrusted certificate reaches onSocket', async () => {
     const server = await mtlsServer(undefined, { rejectUnauthorized: false });
-    const frames: Frame[] = [];
-    const conn = await connect(
-      {
-        host: '127.0.0.1',
-        port: server.port,
-        ...QUIET,
-        tls: { ca: pki.ca, key: pki.rogueKey, cert: pki.rogueCert },
-      },
-      { onFrame: (f) => frames.push(f) },
-    );
-    cleanups.push(() => conn.close());
-    conn.send({ type: FrameType.Request, codec: 0, id: 1 });
-    await waitFor(() => frames.length === 1, 3_000, 'the echo');
+    const frames = await echoOnce(server.port, { key: pki.rogueKey, cert: pki.rogueCert });
     expect(frames[0]?.type).toBe(FrameType.Response);
     expect(server.sockets).toBe(1);
   });
