@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { jsonCodec } from '@mini-rpc/codec';
 import type { Balancer, Breaker, ClientInterceptor, Limiter, RetryPolicy } from '@mini-rpc/protocol';
 import { Code, CodecId, FrameType, MetadataKey, RpcError } from '@mini-rpc/protocol';
@@ -99,6 +100,90 @@ describe('interceptors that break the rules', () => {
       expect(await c.call('S', 'echo', 1)).toBe(1); // the connection is fine
     }
     expect(server.requests).toHaveLength(2);
+  });
+});
+
+describe('interceptors that wait on something of their own', () => {
+  /** An interceptor that waits for `gate` (never released unless the test does) before it calls `next`. */
+  function gated() {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const interceptor: ClientInterceptor = (next) => async (call) => {
+      await gate;
+      return next(call);
+    };
+    return { interceptor, open };
+  }
+
+  it('one that never calls next: the call fails with DeadlineExceeded at its deadline (one sweep late at most), nothing sent', async () => {
+    const server = await echoServer(cleanups);
+    const { interceptor, open } = gated();
+    const c = client({ address: server.address, interceptors: [interceptor] });
+    const started = Date.now();
+    const err = await failure(c.call('S', 'echo', 1, { timeoutMs: 60 }));
+    const took = Date.now() - started;
+    expect([err.code, err.rawMessage]).toEqual([
+      Code.DeadlineExceeded,
+      'deadline exceeded before the interceptors answered',
+    ]);
+    expect(took).toBeGreaterThanOrEqual(59);
+    expect(took).toBeLessThan(1_000);
+    // A next() after the end sends nothing: the terminal step sees the deadline passed.
+    open();
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(await c.call('S', 'echo', 2)).toBe(2);
+    expect(server.requests.map((f) => f.metadata[MetadataKey.Method])).toEqual(['echo']);
+  });
+
+  it("the caller's abort and close() end such a call too (Cancelled with the reason; Unavailable), and the abort listener goes", async () => {
+    const server = await echoServer(cleanups);
+    const { interceptor } = gated();
+    const c = client({ address: server.address, interceptors: [interceptor], timeoutMs: 60_000 });
+    const controller = new AbortController();
+    const aborted = failure(c.call('S', 'echo', 1, { signal: controller.signal }));
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+    controller.abort(new Error('user left'));
+    const cancelled = await aborted;
+    expect([cancelled.code, cancelled.rawMessage]).toEqual([Code.Cancelled, 'user left']);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    // Already aborted before the call: the same at once.
+    const early = await failure(c.call('S', 'echo', 2, { signal: AbortSignal.abort() }));
+    expect(early.code).toBe(Code.Cancelled);
+    // go()'s cancel() goes through its signal.
+    const started = c.go('S', 'echo', 3);
+    started.cancel('no longer needed');
+    expect((await started.done).error?.rawMessage).toBe('no longer needed');
+    const waiting = failure(c.call('S', 'echo', 4));
+    const withCodec = failure(c.call('S', 'echo', 5, { codec: jsonCodec }));
+    await c.close();
+    for (const err of await Promise.all([waiting, withCodec])) {
+      expect([err.code, err.rawMessage]).toEqual([Code.Unavailable, 'client closed']);
+    }
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it("what the chain answers in the turn of the deadline wins: a fallback for the response's own DeadlineExceeded is delivered", async () => {
+    const server = await echoServer(cleanups);
+    const fallback: ClientInterceptor = (next) => async (call) => {
+      try {
+        return await next(call);
+      } catch (err) {
+        if (err instanceof RpcError && err.code === Code.DeadlineExceeded)
+          return `fallback: ${err.rawMessage}`;
+        throw err;
+      }
+    };
+    const c = client({ address: server.address, interceptors: [fallback] });
+    // `hold` is never answered: the client's own wait for the response ends at the deadline.
+    expect(await c.call('S', 'hold', 1, { timeoutMs: 40 })).toBe(
+      'fallback: deadline exceeded waiting for the response',
+    );
+    // Without a fallback the caller sees the response's own error, not the bound's.
+    const plain = client({ address: server.address, interceptors: [(next) => (call) => next(call)] });
+    const err = await failure(plain.call('S', 'hold', 2, { timeoutMs: 40 }));
+    expect(err.rawMessage).toBe('deadline exceeded waiting for the response');
   });
 });
 

@@ -19,6 +19,7 @@ import {
 } from '@mini-rpc/protocol';
 import type { ConnectOptions } from '@mini-rpc/transport';
 import { acquireSlot } from './acquire-slot.js';
+import { BoundedCall } from './bounded-call.js';
 import type { Call } from './call.js';
 import { createCall } from './call.js';
 import type { CallOptions } from './call-options.js';
@@ -84,8 +85,11 @@ class RpcClient implements Client {
   private closed = false;
   /** What `close()` returns, to every caller: set by the first. */
   private closedPromise: Promise<void> | undefined;
-  /** Interceptors may change `call.metadata`: it is checked again before it is sent. */
-  private readonly recheckMetadata: boolean;
+  /**
+   * There are interceptors. They may change `call.metadata` (it is checked again before it is sent) and wait
+   * on anything (the caller's promise is a BoundedCall's).
+   */
+  private readonly intercepting: boolean;
   /** Aborted by `close()`: wakes calls sleeping before a retry (each adds a listener while it sleeps). */
   private readonly closing = unlimitedListeners(new AbortController());
   private readonly poolOf = new WeakMap<ServiceInstance, ConnectionPool>();
@@ -95,7 +99,12 @@ class RpcClient implements Client {
   private readonly live = new Set<ClientConnection>();
   /** `created` and `reused` of the pools no longer in `pools` (drained or closed). */
   private readonly retiredCounts = { created: 0, reused: 0 };
-  private readonly sweep = new DeadlineSweep(() => this.live);
+  /** Calls inside the interceptors, bounded by their deadline, signal and close() (BoundedCall). */
+  private readonly intercepted = new Set<BoundedCall>();
+  private readonly sweep = new DeadlineSweep(
+    () => this.live,
+    () => this.intercepted,
+  );
   private readonly poolHooks: PoolHooks = {
     opened: (c) => this.live.add(c),
     closed: (c) => this.live.delete(c),
@@ -140,7 +149,7 @@ class RpcClient implements Client {
         ? (call) => this.sendVia(direct, call, this.codec)
         : (call) => this.execute(call, undefined);
     if (plain && (options.interceptors ?? []).length === 0) this.fast = direct;
-    this.recheckMetadata = (options.interceptors ?? []).length > 0;
+    this.intercepting = (options.interceptors ?? []).length > 0;
     this.pipeline = (options.interceptors ?? []).reduceRight<CallNext>(
       (next, interceptor) => interceptor(next),
       terminal,
@@ -211,6 +220,7 @@ class RpcClient implements Client {
       pool.close(clientClosed());
     }
     for (const conn of this.live) conn.destroy(clientClosed());
+    for (const call of this.intercepted) call.end(clientClosed());
     this.pools.clear();
     this.sweep.stop();
     return watches;
@@ -269,9 +279,14 @@ class RpcClient implements Client {
       signal: options?.signal,
       idempotent: options?.idempotent ?? this.isIdempotent(service, method),
     };
-    if (options?.codec === undefined) return run(this.pipeline, call);
     // A per-call codec bypasses the shared pipeline closure only in how the terminal step encodes.
-    return this.runWithCodec(call, options.codec);
+    const result =
+      options?.codec === undefined ? run(this.pipeline, call) : this.runWithCodec(call, options.codec);
+    if (!this.intercepting) return result;
+    // Interceptors may wait on anything: the caller's promise ends at the deadline, abort or close() anyway.
+    const bounded = new BoundedCall(result, deadline, options?.signal, this.intercepted);
+    if (Number.isFinite(deadline)) this.sweep.arm();
+    return bounded.promise;
   }
 
   private runWithCodec(call: CallRequest, codec: Codec): Promise<unknown> {
@@ -503,7 +518,7 @@ class RpcClient implements Client {
   private sendVia(pool: ConnectionPool, call: CallRequest, codec: Codec): Promise<unknown> {
     // invoke() checked the caller's metadata; an interceptor may have added a reserved key (`:s` would
     // send the call to another service) or a value that is not a string since.
-    if (this.recheckMetadata) {
+    if (this.intercepting) {
       const problem = userMetadataProblem(call.metadata);
       if (problem !== undefined)
         return Promise.reject(new RpcError(Code.InvalidArgument, `metadata ${problem}`));

@@ -1,6 +1,7 @@
 import { RequestMap } from '@mini-rpc/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ClientConnection, PendingCall } from './client-connection.js';
+import type { Expiring } from './deadline-sweep.js';
 import { DeadlineSweep, SWEEP_INTERVAL_MS } from './deadline-sweep.js';
 
 /** A connection with pending calls that leave `pending` when they expire, as real ones do. */
@@ -76,5 +77,39 @@ describe('DeadlineSweep', () => {
     expect(a.expired).toEqual([]);
     expect(vi.getTimerCount()).toBe(1);
     sweep.stop();
+  });
+
+  it('expires the other waits it is given as well (calls inside interceptors), and runs while any is pending', () => {
+    const a = fakeConnection([10_200]);
+    const others = new Set<Expiring>();
+    const expired: string[] = [];
+    /** A wait that records its expiry and leaves `others` then, as a BoundedCall does. */
+    const waitUntil = (name: string, deadline: number): void => {
+      const w: Expiring = {
+        deadline,
+        expire: () => {
+          expired.push(name);
+          others.delete(w);
+        },
+      };
+      others.add(w);
+    };
+    waitUntil('first', 10_050);
+    waitUntil('second', 10_400);
+    const sweep = new DeadlineSweep(
+      () => [a.conn],
+      () => others,
+    );
+    sweep.arm();
+    vi.advanceTimersByTime(50 + SWEEP_INTERVAL_MS);
+    expect(expired).toEqual(['first']);
+    vi.advanceTimersByTime(200);
+    expect(a.expired).toEqual([1]);
+    // The connection has nothing pending now; the second wait alone keeps the sweep running.
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(200);
+    expect(expired).toEqual(['first', 'second']);
+    vi.advanceTimersByTime(SWEEP_INTERVAL_MS);
+    expect(vi.getTimerCount()).toBe(0);
   });
 });

@@ -1,4 +1,10 @@
-import type { ClientConnection, PendingCall } from './client-connection.js';
+import type { ClientConnection } from './client-connection.js';
+
+/** Something the sweep ends once its deadline (`Date.now()` clock) has passed: `expire()` must forget it. */
+export interface Expiring {
+  readonly deadline: number;
+  expire(): void;
+}
 
 /** How often pending calls are checked against their deadlines, ms: a deadline fires at most this late. */
 export const SWEEP_INTERVAL_MS = 10;
@@ -12,9 +18,12 @@ export const SWEEP_INTERVAL_MS = 10;
 export class DeadlineSweep {
   private timer: NodeJS.Timeout | undefined;
   private readonly connections: () => Iterable<ClientConnection>;
+  /** Waits of the client's own beside the connections' pending calls (calls inside the interceptors). */
+  private readonly others: () => Iterable<Expiring>;
 
-  constructor(connections: () => Iterable<ClientConnection>) {
+  constructor(connections: () => Iterable<ClientConnection>, others: () => Iterable<Expiring> = () => []) {
     this.connections = connections;
+    this.others = others;
   }
 
   /** Makes sure the sweep runs; cheap when it already does. */
@@ -32,11 +41,12 @@ export class DeadlineSweep {
   private sweep(): void {
     const now = Date.now();
     let pending = 0;
-    const check = (call: PendingCall): void => {
+    const check = (call: Expiring): void => {
       if (call.deadline <= now) call.expire();
       else pending++;
     };
     for (const conn of this.connections()) conn.pending.forEach(check);
+    for (const other of this.others()) check(other);
     if (pending === 0) this.stop();
   }
 }
