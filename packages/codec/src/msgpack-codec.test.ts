@@ -142,7 +142,7 @@ describe('msgpackCodec', () => {
     const first = msgpackCodec.decode(viewA) as { id: number; data: Uint8Array };
     expect(first.id).toBe(1);
     expect([...first.data]).toEqual([1, 2, 3]);
-    expect(first.data.buffer).not.toBe(chunk.buffer); // a small payload's bytes are copied
+    expect(first.data.buffer).toBe(chunk.buffer); // read in place: a view, not a copy
     // A value cut short inside the buffer fails, though the bytes after the view would complete it.
     const cut = catchError(() => msgpackCodec.decode(chunk.subarray(2, 2 + a.length - 1)));
     expect((cut as CodecError).code).toBe('decode_failed');
@@ -205,6 +205,34 @@ describe('msgpackCodec', () => {
       r: { z: 'a stored value long enough to cover the outer payload' },
       b: 'after',
     });
+  });
+
+  it('decodes a payload re-entered from a setter on Object.prototype without disturbing the one being read', () => {
+    // The codec reads plain values in place with state of its own; a setter someone put on Object.prototype
+    // runs when a decoded map has that key, and may decode other bytes with the codec meanwhile.
+    const inner = msgpackCodec.encode({ inner: 'a value read from inside the setter', n: [1, 2, 3] });
+    const seen: unknown[] = [];
+    Object.defineProperty(Object.prototype, 'hooked', {
+      configurable: true,
+      set(this: Record<string, unknown>, value: unknown) {
+        seen.push(msgpackCodec.decode(inner));
+        Object.defineProperty(this, 'hooked', {
+          value,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      },
+    });
+    try {
+      const outer = msgpackCodec.decode(
+        msgpackCodec.encode({ a: 'before', hooked: 7, b: 'after', c: [4, 5] }),
+      );
+      expect(outer).toEqual({ a: 'before', hooked: 7, b: 'after', c: [4, 5] });
+      expect(seen).toEqual([{ inner: 'a value read from inside the setter', n: [1, 2, 3] }]);
+    } finally {
+      delete (Object.prototype as Record<string, unknown>).hooked;
+    }
   });
 
   it('decodes small and large payloads alike, at any offset of a received chunk', () => {

@@ -2,6 +2,8 @@ import { Packr, Unpackr } from 'msgpackr';
 import type { Codec } from './codec.js';
 import { CodecError, codecFailure } from './codec-error.js';
 import { CodecId } from './codec-id.js';
+import type { FastMsgpackDecode } from './msgpack-fast-decode.js';
+import { createFastMsgpackDecoder, NOT_PLAIN } from './msgpack-fast-decode.js';
 import type { FastMsgpackEncode } from './msgpack-fast-encode.js';
 import { createFastMsgpackEncoder } from './msgpack-fast-encode.js';
 
@@ -32,6 +34,8 @@ class MsgpackCodec implements Codec {
   /** Plain values without msgpackr's per-call setup, byte for byte as #packr writes them (standard maps only). */
   readonly #fast: FastMsgpackEncode | undefined;
   readonly #unpackr: Unpackr;
+  /** Plain values read in place, as #unpackr reads them (standard maps only); msgpackr reads the rest. */
+  readonly #fastDecode: FastMsgpackDecode | undefined;
   /**
    * A Buffer over the whole ArrayBuffer of the bytes decoded last. msgpackr keeps a DataView on the array it
    * reads, as a property: payloads are views into one received chunk, so reading them through one array
@@ -40,9 +44,11 @@ class MsgpackCodec implements Codec {
    * chunk decoded last reachable until bytes of another chunk are decoded.
    */
   #whole: Buffer | undefined;
+  /** The ArrayBuffer under {@link #whole} (one getter call less per decode). */
+  #wholeSource: ArrayBufferLike | undefined;
   readonly #range = { start: 0, end: 0 };
   /**
-   * Small payloads are copied here and read from offset 0. msgpackr reads a source that ends before byte
+   * Small payloads the fast decoder leaves to msgpackr are copied here and read from offset 0. msgpackr reads a source that ends before byte
    * 140 (keys: 180) in JavaScript, with its key cache; past that it calls its native string extractor for
    * every string, which costs more than the whole decode of a small message. A payload inside a received
    * chunk ends far past byte 140 of {@link #whole}, so a 26-byte `{ id, name, tags }` took 316 ns there
@@ -65,6 +71,7 @@ class MsgpackCodec implements Codec {
       variableMapSize: !records,
     });
     this.#fast = records ? undefined : createFastMsgpackEncoder();
+    this.#fastDecode = records ? undefined : createFastMsgpackDecoder();
     const unpackOptions = {
       useRecords: records,
       mapsAsObjects: true,
@@ -92,13 +99,19 @@ class MsgpackCodec implements Codec {
 
   decode(bytes: Uint8Array): unknown {
     if (bytes.length === 0) return undefined;
-    if (bytes.length < SMALL_PAYLOAD && !this.#smallBusy) return this.#decodeSmall(bytes);
     const source = bytes.buffer;
     let whole = this.#whole;
-    if (whole === undefined || whole.buffer !== source) {
+    if (whole === undefined || this.#wholeSource !== source) {
       whole = Buffer.from(source, 0, source.byteLength);
       this.#whole = whole;
+      this.#wholeSource = source;
     }
+    const fast = this.#fastDecode;
+    if (fast !== undefined) {
+      const value = fast(whole, bytes.byteOffset, bytes.byteOffset + bytes.length);
+      if (value !== NOT_PLAIN) return value;
+    }
+    if (bytes.length < SMALL_PAYLOAD && !this.#smallBusy) return this.#decodeSmall(bytes);
     const range = this.#range;
     range.start = bytes.byteOffset;
     range.end = bytes.byteOffset + bytes.length;
@@ -147,7 +160,7 @@ export function createMsgpackCodec(options: MsgpackCodecOptions = {}): Codec {
  *
  * Values: objects and `Map`s become msgpack maps and decode as plain objects (map keys become strings);
  * a `Set` becomes an array; `Uint8Array` (and any typed array, as its bytes) becomes `bin` and decodes as a
- * `Uint8Array`: a view into the input bytes, or a copy when the payload is under 140 bytes; a `Date` uses
+ * `Buffer` that may be a view into the input bytes (change them only once the value is no longer used); a `Date` uses
  * the standard timestamp extension (-1) and decodes as a `Date`; a bigint becomes int64/uint64, and int64/uint64 decode as a number within
  * ±2^53, else as a bigint; `undefined` inside a value becomes nil (decodes as `null`). A top-level
  * `undefined` is sent as an empty payload and an empty payload decodes as `undefined`. The schema is ignored.

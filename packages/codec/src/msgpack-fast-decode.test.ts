@@ -1,0 +1,182 @@
+import { deepStrictEqual } from 'node:assert';
+import fc from 'fast-check';
+import { Packr, Unpackr } from 'msgpackr';
+import { describe, expect, it } from 'vitest';
+import { createFastMsgpackDecoder, NOT_PLAIN } from './msgpack-fast-decode.js';
+
+// The fast decoder must read exactly what msgpackr reads with the standard codec's options, so that a
+// value does not depend on which of the two decoded it.
+const packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true, variableMapSize: true });
+const unpackr = new Unpackr({
+  useRecords: false,
+  mapsAsObjects: true,
+  structuredClone: false,
+  int64AsType: 'auto' as 'bigint',
+});
+
+/** msgpackr's reading of `bytes`, or the error it throws. */
+function msgpackr(bytes: Uint8Array): { value: unknown } | { error: unknown } {
+  try {
+    return { value: unpackr.unpack(Buffer.from(bytes)) };
+  } catch (error) {
+    return { error };
+  }
+}
+
+/** `bytes` placed at `offset` of a larger chunk filled with 0xc1 (never used in MessagePack). */
+function inChunk(bytes: Uint8Array, offset: number): Buffer {
+  const chunk = Buffer.alloc(offset + bytes.length + 7, 0xc1);
+  chunk.set(bytes, offset);
+  return chunk;
+}
+
+/** Strings of every kind of unit: ASCII, 2-, 3- and 4-byte UTF-8, lone surrogates; short and long. */
+const anyString = fc.oneof(
+  fc.string(),
+  fc.string({ unit: 'binary', maxLength: 100 }),
+  fc.string({ unit: fc.constantFrom('a', 'é', '€', '😀', '\ud800', '\udc00'), maxLength: 120 }),
+);
+const anyNumber = fc.oneof(
+  fc.integer(),
+  fc.integer({ min: -0x8000_0000, max: 0xffff_ffff }),
+  fc.constantFrom(0, -0, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0xffff_ffff, 2 ** 32, -0x20, -0x21),
+  fc.constantFrom(-0x80, -0x81, -0x8000, -0x8001, -0x8000_0000, -0x8000_0001, 2 ** 53, -(2 ** 53)),
+  fc.double(),
+);
+const plain = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    anyString,
+    anyNumber,
+    fc.boolean(),
+    fc.constant(null),
+    fc.uint8Array({ maxLength: 300 }).map((u) => Buffer.from(u)),
+    fc.array(tie('value'), { maxLength: 20 }),
+    fc.dictionary(anyString, tie('value'), { maxKeys: 20, noNullPrototype: true }),
+  ),
+})).value;
+
+describe('createFastMsgpackDecoder', () => {
+  it('reads what msgpackr reads, value for value, at any offset of a chunk, or leaves the bytes to msgpackr', () => {
+    const decode = createFastMsgpackDecoder();
+    let fast = 0;
+    fc.assert(
+      fc.property(plain, fc.nat(300), (value, offset) => {
+        const bytes = packr.pack(value);
+        const expected = msgpackr(bytes);
+        expect('value' in expected).toBe(true);
+        const got = decode(inChunk(bytes, offset), offset, offset + bytes.length);
+        // Lone surrogates are written as bytes that are not UTF-8: only those go to msgpackr.
+        if (got === NOT_PLAIN) return;
+        fast++;
+        deepStrictEqual(got, (expected as { value: unknown }).value);
+      }),
+      { numRuns: 2_000 },
+    );
+    expect(fast).toBeGreaterThan(1_000);
+  });
+
+  it('never disagrees with msgpackr on arbitrary bytes: the same value, or NOT_PLAIN (also where msgpackr throws)', () => {
+    const decode = createFastMsgpackDecoder();
+    const tokens = fc.oneof(
+      fc.uint8Array({ maxLength: 40 }),
+      // Mostly well-formed prefixes of real messages, cut or extended by a byte or two.
+      fc.tuple(plain, fc.integer({ min: -3, max: 2 }), fc.nat(255)).map(([v, cut, extra]) => {
+        const b = packr.pack(v);
+        return cut < 0
+          ? b.subarray(0, Math.max(0, b.length + cut))
+          : Buffer.concat([b, Buffer.alloc(cut, extra)]);
+      }),
+    );
+    fc.assert(
+      fc.property(tokens, (bytes) => {
+        if (bytes.length === 0) return;
+        const got = decode(inChunk(bytes, 3), 3, 3 + bytes.length);
+        if (got === NOT_PLAIN) return;
+        const expected = msgpackr(bytes);
+        expect('value' in expected).toBe(true);
+        deepStrictEqual(got, (expected as { value: unknown }).value);
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+
+  it('leaves what is outside its domain to msgpackr', () => {
+    const decode = createFastMsgpackDecoder();
+    const outside = [
+      packr.pack(new Date(0)), // timestamp extension
+      packr.pack(2n ** 60n), // uint64
+      packr.pack(-(2n ** 60n)), // int64
+      Buffer.from([0xca, 0x3f, 0xc0, 0x00, 0x00]), // float32 1.5
+      Buffer.from([0x81, 0x01, 0xa1, 0x61]), // a number as a map key
+      Buffer.from([0xc1]), // never used
+      Buffer.from([0xa2, 0xc3, 0x28]), // not UTF-8
+      Buffer.from([0xa3, 0xed, 0xa0, 0x80]), // a surrogate, as msgpackr writes a lone one
+      Buffer.from([0xa2, 0xc0, 0x80]), // an overlong NUL
+      Buffer.from([0xa4, 0xf4, 0x90, 0x80, 0x80]), // past U+10FFFF
+      Buffer.from([0xa2, 0xe2, 0x82]), // a sequence cut short by the string's end
+      Buffer.concat([Buffer.from([0xd9, 70]), Buffer.alloc(69, 0x61), Buffer.from([0xff])]), // long, not UTF-8
+      Buffer.concat([Buffer.alloc(65, 0x91), Buffer.from([0x01])]), // nested deeper than 64
+    ];
+    for (const bytes of outside) {
+      expect(decode(inChunk(bytes, 5), 5, 5 + bytes.length)).toBe(NOT_PLAIN);
+    }
+    // 64 levels are still its own.
+    const deep = Buffer.concat([Buffer.alloc(64, 0x91), Buffer.from([0x01])]);
+    deepStrictEqual(decode(deep, 0, deep.length), unpackr.unpack(deep));
+  });
+
+  it('never reads past its end: bytes after it cannot complete a value cut short', () => {
+    const decode = createFastMsgpackDecoder();
+    const bytes = packr.pack({ name: 'alice', data: Buffer.from([1, 2, 3]), list: [1, 2, 3] });
+    for (let cut = 1; cut < bytes.length; cut++) {
+      // The chunk holds the whole message; the range ends `cut` bytes early.
+      const chunk = inChunk(bytes, 4);
+      expect(decode(chunk, 4, 4 + bytes.length - cut)).toBe(NOT_PLAIN);
+    }
+    // And bytes left over in the range are not ignored.
+    const chunk = inChunk(bytes, 4);
+    expect(decode(chunk, 4, 4 + bytes.length + 1)).toBe(NOT_PLAIN);
+  });
+
+  it('gives bin values as views into the source, and renames __proto__ as msgpackr does', () => {
+    const decode = createFastMsgpackDecoder();
+    const bytes = packr.pack({ data: Buffer.from([9, 8, 7]) });
+    const chunk = inChunk(bytes, 10);
+    const value = decode(chunk, 10, 10 + bytes.length) as { data: Buffer };
+    expect(Buffer.isBuffer(value.data)).toBe(true);
+    expect(value.data.buffer).toBe(chunk.buffer);
+    expect([...value.data]).toEqual([9, 8, 7]);
+    // { "__proto__": { polluted: true } } as another language would write it.
+    const proto = Buffer.from([
+      0x81,
+      0xa9,
+      ...Buffer.from('__proto__'),
+      0x81,
+      0xa8,
+      ...Buffer.from('polluted'),
+      0xc3,
+    ]);
+    const got = decode(proto, 0, proto.length) as Record<string, unknown>;
+    deepStrictEqual(got, unpackr.unpack(proto));
+    expect(Object.getPrototypeOf(got)).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('reads keys from its cache only for the same bytes: keys sharing a cache slot stay apart', () => {
+    const decode = createFastMsgpackDecoder();
+    // Same length and first two bytes: the same slot of the cache.
+    const names = ['abX', 'abY', 'abX', 'abZ', 'abY'];
+    for (const [i, name] of names.entries()) {
+      const bytes = packr.pack({ [name]: i });
+      const offset = i * 13;
+      expect(decode(inChunk(bytes, offset), offset, offset + bytes.length)).toEqual({ [name]: i });
+    }
+    // Keys of every length around the cached limit, and a long one.
+    for (const length of [0, 1, 2, 15, 16, 17, 31, 32, 40, 300]) {
+      const k = 'k'.repeat(length);
+      const bytes = packr.pack({ [k]: length, [`${k}é`]: -length });
+      deepStrictEqual(decode(bytes, 0, bytes.length), unpackr.unpack(bytes));
+    }
+  });
+});
