@@ -163,6 +163,17 @@ describe('createFastMsgpackDecoder', () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
+  it('keeps a leading byte order mark, in short and long strings, as msgpackr does', () => {
+    const decode = createFastMsgpackDecoder();
+    for (const text of ['\ufeffhi', `\ufeff${'x'.repeat(100)}`, `\ufeff${'é'.repeat(40)}`]) {
+      const bytes = packr.pack({ text });
+      const got = decode(bytes, 0, bytes.length) as { text: string };
+      expect(got).not.toBe(NOT_PLAIN);
+      expect(got.text).toBe(text);
+      deepStrictEqual(got, unpackr.unpack(bytes));
+    }
+  });
+
   it('reads keys from its cache only for the same bytes: keys sharing a cache slot stay apart', () => {
     const decode = createFastMsgpackDecoder();
     // Same length and first two bytes: the same slot of the cache.

@@ -1,5 +1,3 @@
-import { isUtf8 } from 'node:buffer';
-
 /**
  * The common shapes of RPC messages read from MessagePack as msgpackr reads them with the standard codec's
  * options (`mapsAsObjects`, no records, no structured clone): maps with string keys as plain objects, arrays,
@@ -23,8 +21,13 @@ const KEY_CACHE_SLOTS = 4096;
 /** ASCII strings shorter than this are built in JavaScript, longer ones by Buffer's latin1 slicer. */
 const SHORT_STRING = 16;
 const fromCharCode = String.fromCharCode;
-/** Strings of this many bytes or more are checked by Node's `isUtf8` rather than in JavaScript. */
+/** Strings of this many bytes or more are checked and decoded by {@link strictUtf8} rather than in JavaScript. */
 const LONG_STRING = 64;
+/**
+ * Throws on bytes that are not well-formed UTF-8 (as strict as {@link wellFormed}); keeps a leading BOM as
+ * the character it is, as msgpackr does (TextDecoder would drop it by default).
+ */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const EMPTY = Buffer.alloc(0);
 
 /** What a fast decode returns for bytes only msgpackr reads (or reports as malformed). */
@@ -234,9 +237,8 @@ function str(n: number): string {
   if (s === undefined) {
     const slicers = src as unknown as Slicers;
     if (n >= LONG_STRING) {
-      // Node's native check (simdutf) beats a loop here; it is as strict as wellFormed.
-      if (!isUtf8(src.subarray(from, to))) throw BAIL;
-      s = slicers.utf8Slice(from, to);
+      // A native check and decode in one beats a loop here.
+      s = strictUtf8.decode(src.subarray(from, to)); // throws (so bails) on bytes that are not UTF-8
     } else if (isAscii(from, to)) s = slicers.latin1Slice(from, to);
     else if (wellFormed(from, to)) s = slicers.utf8Slice(from, to);
     else throw BAIL;
