@@ -187,6 +187,36 @@ describe('auth', () => {
     ]);
   });
 
+  it('hands the verifier what follows a case-insensitive Bearer and whitespace, trimmed, in every form of the header', async () => {
+    const cases: [string, string][] = [
+      ['Bearer abc', 'abc'],
+      ['bearer abc', 'abc'],
+      ['BEARER  abc', 'abc'],
+      ['Bearer  abc', 'abc'],
+      ['Bearer abc ', 'abc'],
+      ['Bearer \tabc\n', 'abc'],
+      ['Bearer\u00a0abc', 'abc'],
+      ['Bearer abc\u3000', 'abc'],
+      ['Bearer éclair', 'éclair'],
+      ['Bearer a', 'a'],
+      ['Bearer Bearer x', 'Bearer x'],
+      ['Bearerabc', 'Bearerabc'],
+      ['  abc  ', 'abc'],
+    ];
+    for (const [header, token] of cases) {
+      const seen: string[] = [];
+      const verify = (t: string) => {
+        seen.push(t);
+        return { subject: 's' };
+      };
+      const { ran } = await attempt({ verify }, { authorization: header });
+      expect([header, ran, seen]).toEqual([header, true, [token]]);
+    }
+    // Only whitespace after Bearer is no token at all.
+    const empty = await attempt({ verify: () => ({ subject: 's' }) }, { authorization: 'Bearer   ' });
+    expect([empty.ran, empty.error?.rawMessage]).toEqual([false, 'missing credentials']);
+  });
+
   it.each([
     ['null', null],
     ['false', false],

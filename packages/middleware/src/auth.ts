@@ -50,7 +50,7 @@ export function auth(options: AuthOptions): ServerMiddleware {
   // authorize hook cost no promise or await of this layer's own; next()'s promise is returned as is.
   return (ctx: ServerContext, next: ServerNext): Promise<void> => {
     const value = ctx.metadata[header];
-    const token = value === undefined ? '' : value.replace(BEARER, '').trim();
+    const token = value === undefined ? '' : tokenOf(value);
     if (token === '') return Promise.reject(new RpcError(Code.Unauthenticated, 'missing credentials'));
     let identity: Identity | undefined | PromiseLike<Identity | undefined>;
     try {
@@ -66,6 +66,20 @@ export function auth(options: AuthOptions): ServerMiddleware {
     ctx.state.identity = identity;
     return next();
   };
+}
+
+/**
+ * The token of a header value: what follows a case-insensitive `Bearer` and whitespace, trimmed. The usual
+ * `Bearer <token>` with no space to trim takes no regular expression (~40 ns of the default chain's ~550).
+ */
+function tokenOf(value: string): string {
+  if (value.startsWith('Bearer ')) {
+    const first = value.charCodeAt(7);
+    const last = value.charCodeAt(value.length - 1);
+    // Printable ASCII but space at both ends: nothing for the expression or trim() to remove.
+    if (first > 0x20 && first < 0x7f && last > 0x20 && last < 0x7f) return value.slice(7);
+  }
+  return value.replace(BEARER, '').trim();
 }
 
 /**

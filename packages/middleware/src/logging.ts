@@ -78,19 +78,34 @@ export function logging(options: LoggingOptions): ServerMiddleware {
     }
   };
 
-  const run = async (ctx: ServerContext, next: ServerNext, logOk: boolean): Promise<void> => {
+  /** Logs a failed call at its level; returns `err` to be rethrown. */
+  const failed = (ctx: ServerContext, started: number, err: unknown): unknown => {
+    const code = codeOf(err, ctx);
+    const level =
+      isCallerError(code) || code === Code.ResourceExhausted ? levels.clientError : levels.serverError;
+    if (enabled(level)) write(level, ctx, code, started, err);
+    return err;
+  };
+
+  // Not async (see recovery): handlers on next()'s promise, the success one only when successes are logged.
+  const run = (ctx: ServerContext, next: ServerNext, logOk: boolean): Promise<void> => {
     const started = performance.now();
+    let inner: Promise<void>;
     try {
-      await next();
+      inner = Promise.resolve(next());
     } catch (err) {
-      const code = codeOf(err, ctx);
-      const level =
-        isCallerError(code) || code === Code.ResourceExhausted ? levels.clientError : levels.serverError;
-      if (enabled(level)) write(level, ctx, code, started, err);
-      throw err;
+      return Promise.reject(failed(ctx, started, err));
     }
-    if (logOk && (sampleRate === 1 || random() < sampleRate))
-      write(levels.ok, ctx, Code.OK, started, undefined);
+    return inner.then(
+      logOk
+        ? () => {
+            if (sampleRate === 1 || random() < sampleRate) write(levels.ok, ctx, Code.OK, started, undefined);
+          }
+        : undefined,
+      (err: unknown) => {
+        throw failed(ctx, started, err);
+      },
+    );
   };
 
   // What the logger's level lets through, asked again only when its `level` (pino has one) changes: two
@@ -99,7 +114,9 @@ export function logging(options: LoggingOptions): ServerMiddleware {
   let logOkNow = false;
   let logAnyNow = false;
   return (ctx, next) => {
-    const level = (logger as { level?: unknown }).level;
+    // pino's `levelVal` is a plain number; its `level` getter maps it to a label on every read.
+    let level = (logger as { levelVal?: unknown }).levelVal;
+    if (typeof level !== 'number') level = (logger as { level?: unknown }).level;
     if (level === undefined || level !== seenLevel) {
       seenLevel = level;
       logOkNow = sampleRate > 0 && enabled(levels.ok);

@@ -1,4 +1,4 @@
-import { clientMetrics, metrics, recovery } from '@mini-rpc/middleware';
+import { clientMetrics, logging, metrics, recovery } from '@mini-rpc/middleware';
 import type { CallRequest } from '@mini-rpc/protocol';
 import { Code, createMetadata, RpcError } from '@mini-rpc/protocol';
 import { Counter, Registry } from 'prom-client';
@@ -65,6 +65,32 @@ describe('metrics (server)', () => {
     expect(histogram).toContain(
       'mini_rpc_server_request_duration_seconds_count{service="Users",method="get"} 10',
     );
+  });
+
+  it('counts, logs and recovers a next() that throws instead of rejecting (a host other than the server)', async () => {
+    const registry = new Registry();
+    const logger = recordingLogger();
+    const boom = new Error('thrown, not rejected');
+    const throwing = () => {
+      throw boom;
+    };
+    const ctx = makeContext({ service: 'Users', method: 'sync' });
+    // Each layer alone, handed a next() that throws: a rejection, never a throw.
+    expect(await rejectionOf(metrics({ registry })(ctx, throwing))).toBe(boom);
+    expect(await rejectionOf(logging({ logger })(ctx, throwing))).toBe(boom);
+    const recovered = (await rejectionOf(recovery({ logger })(ctx, throwing))) as RpcError;
+    expect([recovered.code, recovered.rawMessage]).toEqual([Code.Internal, 'internal error']);
+    expect(
+      await seriesValue(registry, 'mini_rpc_server_requests_total', {
+        service: 'Users',
+        method: 'sync',
+        code: 'Unknown',
+      }),
+    ).toBe(1);
+    expect(logger.lines.map((l) => [l.level, l.msg])).toEqual([
+      ['error', 'rpc call'],
+      ['error', 'unexpected error in call'],
+    ]);
   });
 
   it('counts an unexpected error as Internal under recovery and as Unknown without it', async () => {

@@ -40,16 +40,24 @@ export function metrics(options: MetricsOptions = {}): ServerMiddleware {
     'server',
     options.buckets ?? DEFAULT_DURATION_BUCKETS,
   );
-  return async (ctx: ServerContext, next: ServerNext): Promise<void> => {
+  // Not async (see recovery): handlers on next()'s promise.
+  return (ctx: ServerContext, next: ServerNext): Promise<void> => {
     const series = calls.series(ctx.service, ctx.method);
     series.start();
     const started = performance.now();
+    let inner: Promise<void>;
     try {
-      await next();
+      inner = Promise.resolve(next());
     } catch (err) {
       series.finish(codeOf(err, ctx), started);
-      throw err;
+      return Promise.reject(err);
     }
-    series.finish(Code.OK, started);
+    return inner.then(
+      () => series.finish(Code.OK, started),
+      (err: unknown) => {
+        series.finish(codeOf(err, ctx), started);
+        throw err;
+      },
+    );
   };
 }
