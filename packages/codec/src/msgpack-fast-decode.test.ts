@@ -2,6 +2,7 @@ import { deepStrictEqual } from 'node:assert';
 import fc from 'fast-check';
 import { Packr, Unpackr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
+import { plainValues } from '../test/msgpack-arbitraries.js';
 import { createFastMsgpackDecoder, NOT_PLAIN } from './msgpack-fast-decode.js';
 
 // The fast decoder must read exactly what msgpackr reads with the standard codec's options, so that a
@@ -30,31 +31,7 @@ function inChunk(bytes: Uint8Array, offset: number): Buffer {
   return chunk;
 }
 
-/** Strings of every kind of unit: ASCII, 2-, 3- and 4-byte UTF-8, lone surrogates; short and long. */
-const anyString = fc.oneof(
-  fc.string(),
-  fc.string({ unit: 'binary', maxLength: 100 }),
-  fc.string({ unit: fc.constantFrom('a', 'é', '€', '😀', '\ud800', '\udc00'), maxLength: 120 }),
-);
-const anyNumber = fc.oneof(
-  fc.integer(),
-  fc.integer({ min: -0x8000_0000, max: 0xffff_ffff }),
-  fc.constantFrom(0, -0, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0xffff_ffff, 2 ** 32, -0x20, -0x21),
-  fc.constantFrom(-0x80, -0x81, -0x8000, -0x8001, -0x8000_0000, -0x8000_0001, 2 ** 53, -(2 ** 53)),
-  fc.double(),
-);
-const plain = fc.letrec((tie) => ({
-  value: fc.oneof(
-    { depthSize: 'small', withCrossShrink: true },
-    anyString,
-    anyNumber,
-    fc.boolean(),
-    fc.constant(null),
-    fc.uint8Array({ maxLength: 300 }).map((u) => Buffer.from(u)),
-    fc.array(tie('value'), { maxLength: 20 }),
-    fc.dictionary(anyString, tie('value'), { maxKeys: 20, noNullPrototype: true }),
-  ),
-})).value;
+const plain = plainValues([fc.constant(null), fc.uint8Array({ maxLength: 300 }).map((u) => Buffer.from(u))]);
 
 describe('createFastMsgpackDecoder', () => {
   it('reads what msgpackr reads, value for value, at any offset of a chunk, or leaves the bytes to msgpackr', () => {
