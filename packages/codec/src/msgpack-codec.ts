@@ -8,7 +8,7 @@ import type { FastMsgpackEncode } from './msgpack-fast-encode.js';
 import { createFastMsgpackEncoder } from './msgpack-fast-encode.js';
 
 const EMPTY = new Uint8Array(0);
-/** Payloads shorter than this are decoded from a copy at offset 0 (see `MsgpackCodec.#small`). */
+/** Payloads shorter than this that msgpackr reads are decoded from a copy at offset 0 (see `MsgpackCodec.#small`). */
 const SMALL_PAYLOAD = 140;
 
 /** Options for {@link createMsgpackCodec}. */

@@ -3,8 +3,8 @@
  * options (`mapsAsObjects`, no records, no structured clone): maps with string keys as plain objects, arrays,
  * strings, nil, booleans, integers up to 32 bits, float64 and `bin` (a Buffer view into the source, as
  * msgpackr gives without `copyBuffers`). It reads in place, at any offset of a received chunk, with no
- * per-call setup, no DataView and no native call per string: msgpackr reads a source that ends past byte
- * 140 with its native string extractor, once per string, and a small one needs a copy at offset 0 and a
+ * per-call setup and no DataView, and builds strings under 16 bytes in JavaScript: msgpackr reads a source
+ * that ends past byte 140 with its native string extractor, and a small one needs a copy at offset 0 and a
  * copy of every `bin` value (issue #7).
  *
  * Anything else (extensions such as timestamps and records, float32, 64-bit integers, non-string map keys,
