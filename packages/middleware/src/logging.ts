@@ -2,6 +2,7 @@ import type { ServerContext, ServerMiddleware, ServerNext } from '@mini-rpc/prot
 import { Code, codeName, isCallerError, thrownText } from '@mini-rpc/protocol';
 import { codeOf } from './code-of.js';
 import type { LevelLogger, LogFn, LogLevel } from './logger.js';
+import { nextPromise } from './next-promise.js';
 
 /** The level of each kind of outcome for {@link logging}. */
 export interface LoggingLevels {
@@ -90,13 +91,7 @@ export function logging(options: LoggingOptions): ServerMiddleware {
   // Not async (see recovery): handlers on next()'s promise, the success one only when successes are logged.
   const run = (ctx: ServerContext, next: ServerNext, logOk: boolean): Promise<void> => {
     const started = performance.now();
-    let inner: Promise<void>;
-    try {
-      inner = Promise.resolve(next());
-    } catch (err) {
-      return Promise.reject(failed(ctx, started, err));
-    }
-    return inner.then(
+    return nextPromise(next).then(
       logOk
         ? () => {
             if (sampleRate === 1 || random() < sampleRate) write(levels.ok, ctx, Code.OK, started, undefined);

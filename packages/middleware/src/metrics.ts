@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import { register } from 'prom-client';
 import { CallMetrics, DEFAULT_DURATION_BUCKETS } from './call-metrics.js';
 import { codeOf } from './code-of.js';
+import { nextPromise } from './next-promise.js';
 
 /** Options for {@link metrics} and {@link clientMetrics}. */
 export interface MetricsOptions {
@@ -45,14 +46,7 @@ export function metrics(options: MetricsOptions = {}): ServerMiddleware {
     const series = calls.series(ctx.service, ctx.method);
     series.start();
     const started = performance.now();
-    let inner: Promise<void>;
-    try {
-      inner = Promise.resolve(next());
-    } catch (err) {
-      series.finish(codeOf(err, ctx), started);
-      return Promise.reject(err);
-    }
-    return inner.then(
+    return nextPromise(next).then(
       () => series.finish(Code.OK, started),
       (err: unknown) => {
         series.finish(codeOf(err, ctx), started);

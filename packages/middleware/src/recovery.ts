@@ -3,6 +3,7 @@ import { Code, RpcError, thrownText } from '@mini-rpc/protocol';
 import { pino } from 'pino';
 import { isKnownError, markRecovered } from './code-of.js';
 import type { ErrorLogger } from './logger.js';
+import { nextPromise } from './next-promise.js';
 
 /** Options for {@link recovery}. */
 export interface RecoveryOptions {
@@ -65,17 +66,11 @@ export function recovery(options: RecoveryOptions = {}): ServerMiddleware {
     return new RpcError(Code.Internal, INTERNAL_ERROR_MESSAGE, { cause: err });
   };
   // Not async: an async frame and its await cost ~580 bytes and a microtask per call in the default chain
-  // (apps/bench); a rejection handler on next()'s promise does the same work. A synchronous throw from the
-  // next middleware is caught as well as a rejection.
+  // (apps/bench); a rejection handler on next()'s promise does the same work, for a synchronous throw from
+  // the next middleware too (nextPromise).
   return (ctx: ServerContext, next: ServerNext): Promise<void> => {
     markRecovered(ctx);
-    let inner: Promise<void>;
-    try {
-      inner = Promise.resolve(next());
-    } catch (err) {
-      return Promise.reject(failure(err, ctx));
-    }
-    return inner.then(undefined, (err: unknown) => {
+    return nextPromise(next).then(undefined, (err: unknown) => {
       throw failure(err, ctx);
     });
   };
