@@ -31,7 +31,20 @@ function inChunk(bytes: Uint8Array, offset: number): Buffer {
   return chunk;
 }
 
-const plain = plainValues([fc.constant(null), fc.uint8Array({ maxLength: 300 }).map((u) => Buffer.from(u))]);
+/** Dates over the whole range, with milliseconds or whole seconds, around each timestamp form's bounds. */
+const anyDate = fc.oneof(
+  fc.date({ min: new Date(-8.64e15), max: new Date(8.64e15), noInvalidDate: true }),
+  fc.integer({ min: -(2 ** 35), max: 2 ** 35 }).map((seconds) => new Date(seconds * 1000)),
+  fc
+    .constantFrom(0, 2 ** 32 - 1, 2 ** 32, 2 ** 34 - 1, 2 ** 34, -1)
+    .chain((seconds) => fc.integer({ min: 0, max: 999 }).map((ms) => new Date(seconds * 1000 + ms))),
+);
+
+const plain = plainValues([
+  fc.constant(null),
+  fc.uint8Array({ maxLength: 300 }).map((u) => Buffer.from(u)),
+  anyDate,
+]);
 
 describe('createFastMsgpackDecoder', () => {
   it('reads what msgpackr reads, value for value, at any offset of a chunk, or leaves the bytes to msgpackr', () => {
@@ -81,7 +94,9 @@ describe('createFastMsgpackDecoder', () => {
   it('leaves what is outside its domain to msgpackr', () => {
     const decode = createFastMsgpackDecoder();
     const outside = [
-      packr.pack(new Date(0)), // timestamp extension
+      Buffer.from([0xd4, 0xff, 0xff]), // an invalid date, as msgpackr writes one
+      Buffer.from([0xd6, 0x01, 0, 0, 0, 0]), // another extension type
+      Buffer.from([0xc7, 5, 0xff, 0, 0, 0, 0, 0]), // a timestamp of no standard length
       packr.pack(2n ** 60n), // uint64
       packr.pack(-(2n ** 60n)), // int64
       Buffer.from([0xca, 0x3f, 0xc0, 0x00, 0x00]), // float32 1.5
@@ -103,6 +118,51 @@ describe('createFastMsgpackDecoder', () => {
     deepStrictEqual(decode(deep, 0, deep.length), unpackr.unpack(deep));
   });
 
+  it('reads the three timestamp forms as msgpackr does, and leaves it the 96-bit seconds it reads its own way', () => {
+    const decode = createFastMsgpackDecoder();
+    const read = (bytes: Uint8Array): unknown => decode(inChunk(bytes, 7), 7, 7 + bytes.length);
+    const forms = [
+      new Date(1_718_000_000_000), // whole seconds: 32-bit
+      new Date(1_718_000_000_123), // milliseconds: 64-bit
+      new Date(-1), // before 1970: 96-bit
+      new Date(8.64e15), // the last valid date: 96-bit
+      new Date(-8.64e15),
+    ];
+    const lengths = forms.map((date) => {
+      const bytes = packr.pack({ at: date });
+      const got = read(bytes) as { at: Date };
+      expect(got.at).toBeInstanceOf(Date);
+      expect(got.at.getTime()).toBe(date.getTime());
+      deepStrictEqual(got, unpackr.unpack(bytes));
+      return bytes.length;
+    });
+    expect(lengths.slice(0, 3)).toEqual([4 + 6, 4 + 10, 4 + 15]);
+    // Nanoseconds msgpackr never writes (it writes whole milliseconds), next to seconds past 32 bits; and ext 8
+    // with 4 or 8 bytes of data: the same forms, written another way.
+    for (const bytes of [
+      Buffer.from([0xd7, 0xff, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00]),
+      Buffer.from([0xd7, 0xff, 0xee, 0x6b, 0x27, 0xfe, 0x00, 0x00, 0x00, 0x01]),
+      Buffer.from([0xc7, 4, 0xff, 0x66, 0x69, 0x2a, 0x00]),
+      Buffer.from([0xc7, 8, 0xff, 0x1d, 0x53, 0x2c, 0x00, 0x66, 0x69, 0x2a, 0x00]),
+    ]) {
+      const got = read(bytes);
+      expect(got).toBeInstanceOf(Date);
+      deepStrictEqual(got, unpackr.unpack(bytes));
+    }
+    // 96-bit seconds: msgpackr reads the low 48 bits and the sign bit, so where the top bytes are not the
+    // sign's, or the date is past the range of Date, it has its own reading.
+    const ninetySix = (top: number[], low: number[]): Buffer =>
+      Buffer.from([0xc7, 12, 0xff, 0, 0, 0, 0, ...top, ...low]);
+    for (const bytes of [
+      ninetySix([0x01, 0x00], [0, 0, 0, 0, 0, 1]),
+      ninetySix([0xff, 0xff], [0x00, 0, 0, 0, 0, 1]),
+      ninetySix([0x00, 0x00], [0x40, 0, 0, 0, 0, 0]),
+    ]) {
+      expect(read(bytes)).toBe(NOT_PLAIN);
+    }
+    deepStrictEqual(read(ninetySix([0xff, 0xff], [0xff, 0xff, 0xff, 0xff, 0xff, 0xff])), new Date(-1000));
+  });
+
   it('never reads past its end: bytes after it cannot complete a value cut short', () => {
     const decode = createFastMsgpackDecoder();
     const bytes = packr.pack({ name: 'alice', data: Buffer.from([1, 2, 3]), list: [1, 2, 3] });
@@ -110,6 +170,17 @@ describe('createFastMsgpackDecoder', () => {
       // The chunk holds the whole message; the range ends `cut` bytes early.
       const chunk = inChunk(bytes, 4);
       expect(decode(chunk, 4, 4 + bytes.length - cut)).toBe(NOT_PLAIN);
+    }
+    // Every type byte with 0–5 bytes after it (mostly headers cut short): msgpackr's value or NOT_PLAIN.
+    for (let t = 0; t < 0x100; t++) {
+      for (let extra = 0; extra <= 5; extra++) {
+        const bytes = Buffer.alloc(1 + extra, 0x01);
+        bytes[0] = t;
+        const got = decode(inChunk(bytes, 2), 2, 2 + bytes.length);
+        if (got === NOT_PLAIN) continue;
+        const expected = msgpackr(bytes);
+        expect({ t, extra, ...expected }).toEqual({ t, extra, value: got });
+      }
     }
     // And bytes left over in the range are not ignored.
     const chunk = inChunk(bytes, 4);
