@@ -71,7 +71,9 @@ class MsgpackCodec implements Codec {
       variableMapSize: !records,
     });
     this.#fast = records ? undefined : createFastMsgpackEncoder();
-    this.#fastDecode = records ? undefined : createFastMsgpackDecoder();
+    this.#fastDecode = records
+      ? undefined
+      : createFastMsgpackDecoder((options.int64 ?? 'auto') === 'auto' ? 'auto' : 'other');
     const unpackOptions = {
       useRecords: records,
       mapsAsObjects: true,

@@ -1,16 +1,17 @@
 /**
  * The common shapes of RPC messages read from MessagePack as msgpackr reads them with the standard codec's
  * options (`mapsAsObjects`, no records, no structured clone): maps with string keys as plain objects, arrays,
- * strings, nil, booleans, integers up to 32 bits, float64, `bin` (a Buffer view into the source, as
- * msgpackr gives without `copyBuffers`) and timestamps (`Date`). It reads in place, at any offset of a
- * received chunk, with no per-call setup and no DataView, and builds strings under 16 bytes in JavaScript:
- * msgpackr reads a source that ends past byte 140 with its native string extractor, and a small one needs a
- * copy at offset 0 and a copy of every `bin` value (issue #7).
+ * strings, nil, booleans, integers (64-bit ones as msgpackr's `int64AsType: 'auto'` gives them), float32 and
+ * float64, `bin` (a Buffer view into the source, as msgpackr gives without `copyBuffers`) and timestamps
+ * (`Date`). It reads in place, at any offset of a received chunk, with no per-call setup and no DataView,
+ * and builds strings under 16 bytes in JavaScript: msgpackr reads a source that ends past byte 140 with its
+ * native string extractor, and a small one needs a copy at offset 0 and a copy of every `bin` value
+ * (issue #7).
  *
- * Anything else (other extensions such as records, float32, 64-bit integers, non-string map keys,
- * UTF-8 that is not well formed, nesting deeper than {@link MAX_DEPTH}) and any malformed input (cut short,
- * bytes left over, a length past the end) makes it return {@link NOT_PLAIN}: the caller reads the payload
- * with msgpackr, which decodes it or reports the error in its own words. It never throws.
+ * Anything else (other extensions such as records, non-string map keys, UTF-8 that is not well formed,
+ * nesting deeper than {@link MAX_DEPTH}) and any malformed input (cut short, bytes left over, a length past
+ * the end) makes it return {@link NOT_PLAIN}: the caller reads the payload with msgpackr, which decodes it
+ * or reports the error in its own words. It never throws.
  */
 
 /** Deeper values go to msgpackr. */
@@ -48,6 +49,8 @@ let src: Buffer = EMPTY;
 let pos = 0;
 let end = 0;
 let depth = 0;
+/** Whether int64/uint64 are read here (msgpackr's `int64AsType: 'auto'`) or left to msgpackr. */
+let int64Auto = true;
 /** Set while a decode runs: one started meanwhile (from a setter on Object.prototype) gets NOT_PLAIN. */
 let busy = false;
 /** Keys read before, by a hash of their length and first bytes; shared by every codec of the process. */
@@ -64,14 +67,27 @@ interface Slicers {
   utf8Slice(start: number, end: number): string;
 }
 
-/** The fast decoder (one for the process; it keeps no state between calls but its key cache). */
-export function createFastMsgpackDecoder(): FastMsgpackDecode {
-  return decode;
+/**
+ * The fast decoder (it keeps no state between calls but the process's key cache). `int64` is the codec's
+ * option: in msgpackr's `'auto'` mode (the default) it reads int64/uint64 itself, in the others it leaves
+ * them to msgpackr.
+ */
+export function createFastMsgpackDecoder(int64: 'auto' | 'other' = 'auto'): FastMsgpackDecode {
+  return int64 === 'auto' ? decodeInt64Auto : decodeInt64Other;
 }
 
-function decode(source: Buffer, start: number, stop: number): unknown {
+function decodeInt64Auto(source: Buffer, start: number, stop: number): unknown {
+  return decode(source, start, stop, true);
+}
+
+function decodeInt64Other(source: Buffer, start: number, stop: number): unknown {
+  return decode(source, start, stop, false);
+}
+
+function decode(source: Buffer, start: number, stop: number, int64: boolean): unknown {
   if (busy) return NOT_PLAIN;
   busy = true;
+  int64Auto = int64;
   src = source;
   pos = start;
   end = stop;
@@ -115,6 +131,12 @@ function read(): unknown {
       return bin(u32());
     case 0xc7:
       return timestamp(u8());
+    case 0xca: {
+      if (end - pos < 4) return BAIL;
+      const v = src.readFloatBE(pos);
+      pos += 4;
+      return v;
+    }
     case 0xcb: {
       if (end - pos < 8) return BAIL;
       const v = src.readDoubleBE(pos);
@@ -127,6 +149,8 @@ function read(): unknown {
       return orBail(u16());
     case 0xce:
       return orBail(u32());
+    case 0xcf:
+      return int64Auto ? uint64() : BAIL;
     case 0xd0: {
       const v = u8();
       return v < 0 ? BAIL : (v << 24) >> 24;
@@ -139,6 +163,8 @@ function read(): unknown {
       const v = u32();
       return v < 0 ? BAIL : v | 0;
     }
+    case 0xd3:
+      return int64Auto ? int64() : BAIL;
     case 0xd6:
       return timestamp(4);
     case 0xd7:
@@ -158,7 +184,7 @@ function read(): unknown {
     case 0xdf:
       return map(u32());
     default:
-      // 0xc1 (never used), other extensions, float32, 64-bit integers: msgpackr's.
+      // 0xc1 (never used) and extensions other than the timestamp: msgpackr's.
       return BAIL;
   }
 }
@@ -185,6 +211,30 @@ function u32(): number {
   if (end - pos < 4) return -1;
   const v = src.readUInt32BE(pos);
   pos += 4;
+  return v;
+}
+
+/** A uint64 as msgpackr's `'auto'` reads it: a number up to 2^53 (included), a bigint above. */
+function uint64(): number | bigint | typeof BAIL {
+  if (end - pos < 8) return BAIL;
+  const high = src.readUInt32BE(pos);
+  const low = src.readUInt32BE(pos + 4);
+  const v =
+    high < 0x20_0000 || (high === 0x20_0000 && low === 0)
+      ? high * 0x1_0000_0000 + low
+      : src.readBigUInt64BE(pos);
+  pos += 8;
+  return v;
+}
+
+/** An int64 as msgpackr's `'auto'` reads it: a number within ±2^53 (both included), a bigint beyond. */
+function int64(): number | bigint | typeof BAIL {
+  if (end - pos < 8) return BAIL;
+  const high = src.readInt32BE(pos);
+  const low = src.readUInt32BE(pos + 4);
+  const exact = high >= -0x20_0000 && (high < 0x20_0000 || (high === 0x20_0000 && low === 0));
+  const v = exact ? high * 0x1_0000_0000 + low : src.readBigInt64BE(pos);
+  pos += 8;
   return v;
 }
 
