@@ -28,6 +28,9 @@ const plain = plainValues([
     new Date(-8.64e15),
     new Date(8.64e15),
   ),
+  // Bigints within 64 bits, where msgpackr turns from int64 to uint64.
+  fc.bigInt({ min: -(2n ** 63n), max: 2n ** 64n - 1n }),
+  fc.constantFrom(0n, -1n, 2n ** 63n - 1n, 2n ** 63n, -(2n ** 63n), 2n ** 64n - 1n),
 ]);
 
 describe('createFastMsgpackEncoder', () => {
@@ -85,7 +88,8 @@ describe('createFastMsgpackEncoder', () => {
       new Day(0),
       new Map([[1, 2]]),
       new Set([1]),
-      10n,
+      2n ** 64n, // beyond 64 bits: msgpackr refuses it
+      -(2n ** 63n) - 1n,
       Symbol('s'),
       () => 1,
       new Point(),
@@ -93,7 +97,7 @@ describe('createFastMsgpackEncoder', () => {
       new Float32Array(2),
       new ArrayBuffer(4),
       { nested: { when: new Map() } },
-      [1, 2, 10n],
+      [1, 2, 2n ** 70n],
       deep,
     ]) {
       expect(encode(value)).toBeUndefined();

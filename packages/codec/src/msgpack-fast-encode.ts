@@ -1,11 +1,12 @@
 /**
  * The common shapes of RPC messages — plain objects and arrays of strings, numbers, booleans, `null`,
- * `undefined`, byte arrays (`Uint8Array`, `Buffer`) and `Date`s — encoded byte for byte as msgpackr encodes them with
- * the standard codec's options (`useRecords: false`, `variableMapSize`, `encodeUndefinedAsNil`), without
- * msgpackr's per-call setup and its extension lookup for byte arrays: a 64-byte `{ data: <bytes> }` cost
- * ~260–300 ns through msgpackr and ~90 ns here (issue #7). Anything else (`Map`, `Set`, bigint, class
- * instances, functions, other typed arrays, nesting deeper than {@link MAX_DEPTH}) is left to msgpackr: the
- * encoder returns `undefined` and the caller packs the whole value with msgpackr.
+ * `undefined`, bigints within 64 bits, byte arrays (`Uint8Array`, `Buffer`) and `Date`s — encoded byte for
+ * byte as msgpackr encodes them with the standard codec's options (`useRecords: false`, `variableMapSize`,
+ * `encodeUndefinedAsNil`), without msgpackr's per-call setup and its extension lookup for byte arrays: a
+ * 64-byte `{ data: <bytes> }` cost ~260–300 ns through msgpackr and ~90 ns here (issue #7). Anything else
+ * (`Map`, `Set`, larger bigints, class instances, functions, other typed arrays, nesting deeper than
+ * {@link MAX_DEPTH}) is left to msgpackr: the encoder returns `undefined` and the caller packs the whole
+ * value with msgpackr.
  *
  * Results are views into a 64 KiB slab shared by the encodes that fit in it (msgpackr shares an 8 KiB one
  * the same way): a result kept alive keeps its slab alive. A slab is never written twice. A value found
@@ -224,6 +225,18 @@ export function createFastMsgpackEncoder(): FastMsgpackEncode {
       case 'undefined':
         room(1);
         slab[pos++] = 0xc0;
+        return true;
+      case 'bigint':
+        // msgpackr's choice: int64 while it fits, else uint64; beyond 64 bits it is msgpackr's to refuse.
+        room(9);
+        if (value >= -0x8000_0000_0000_0000n && value < 0x8000_0000_0000_0000n) {
+          slab[pos++] = 0xd3;
+          view.setBigInt64(pos, value);
+        } else if (value > 0n && value < 0x1_0000_0000_0000_0000n) {
+          slab[pos++] = 0xcf;
+          view.setBigUint64(pos, value);
+        } else return false;
+        pos += 8;
         return true;
       case 'object': {
         if (value === null) {
