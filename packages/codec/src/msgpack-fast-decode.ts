@@ -350,7 +350,8 @@ function str(n: number): string | typeof BAIL {
     const slicers = src as unknown as Slicers;
     if (n >= LONG_STRING) {
       // A native check and decode in one beats a loop here.
-      s = strictUtf8.decode(src.subarray(from, to)); // throws on bytes that are not UTF-8: decode() catches it
+      // Throws on bytes that are not UTF-8, and decode() catches it: rare enough to leave to an exception.
+      s = strictUtf8.decode(src.subarray(from, to));
     } else if (isAscii(from, to)) s = slicers.latin1Slice(from, to);
     else if (wellFormed(from, to)) s = slicers.utf8Slice(from, to);
     else return BAIL;

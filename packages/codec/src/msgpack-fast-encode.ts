@@ -209,7 +209,10 @@ export function createFastMsgpackEncoder(): FastMsgpackEncode {
     }
   };
 
-  /** Writes `value`; false (and the slab's bytes past `pos` meaningless) when it holds what only msgpackr writes. */
+  /**
+   * Writes `value`; false when it holds what only msgpackr writes (the bytes written until then count for
+   * nothing).
+   */
   const write = (value: unknown, depth: number): boolean => {
     switch (typeof value) {
       case 'string':
