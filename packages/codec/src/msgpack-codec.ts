@@ -8,7 +8,7 @@ import type { FastMsgpackEncode } from './msgpack-fast-encode.js';
 import { createFastMsgpackEncoder } from './msgpack-fast-encode.js';
 
 const EMPTY = new Uint8Array(0);
-/** Payloads shorter than this that msgpackr reads are decoded from a copy at offset 0 (see `MsgpackCodec.#small`). */
+/** Payloads shorter than this that msgpackr reads are decoded from a copy at offset 0 (`MsgpackCodec.#small`). */
 const SMALL_PAYLOAD = 140;
 
 /** Options for {@link createMsgpackCodec}. */
@@ -48,12 +48,12 @@ class MsgpackCodec implements Codec {
   #wholeSource: ArrayBufferLike | undefined;
   readonly #range = { start: 0, end: 0 };
   /**
-   * Small payloads the fast decoder leaves to msgpackr are copied here and read from offset 0. msgpackr reads a source that ends before byte
-   * 140 (keys: 180) in JavaScript, with its key cache; past that it calls its native string extractor for
-   * every string, which costs more than the whole decode of a small message. A payload inside a received
-   * chunk ends far past byte 140 of {@link #whole}, so a 26-byte `{ id, name, tags }` took 316 ns there
-   * against 147 ns here (72-byte `{ data: bin }` 223 → 131 ns). Its own ArrayBuffer (not Node's pool),
-   * so the extractor's offsets stay within it.
+   * Small payloads the fast decoder leaves to msgpackr are copied here and read from offset 0. msgpackr
+   * reads a source that ends before byte 140 (keys: 180) in JavaScript, with its key cache; past that it
+   * calls its native string extractor for every string, which costs more than the whole decode of a small
+   * message. A payload inside a received chunk ends far past byte 140 of {@link #whole}, so a 26-byte
+   * `{ id, name, tags }` took 316 ns there against 147 ns here (72-byte `{ data: bin }` 223 → 131 ns).
+   * Its own ArrayBuffer (not Node's pool), so the extractor's offsets stay within it.
    */
   readonly #small = Buffer.allocUnsafeSlow(SMALL_PAYLOAD);
   /** Reads {@link #small}: copies `bin` values (`copyBuffers`), so none is a view of bytes reused next call. */
@@ -162,9 +162,10 @@ export function createMsgpackCodec(options: MsgpackCodecOptions = {}): Codec {
  *
  * Values: objects and `Map`s become msgpack maps and decode as plain objects (map keys become strings);
  * a `Set` becomes an array; `Uint8Array` (and any typed array, as its bytes) becomes `bin` and decodes as a
- * `Buffer` that may be a view into the input bytes (change them only once the value is no longer used); a `Date` uses
- * the standard timestamp extension (-1) and decodes as a `Date`; a bigint becomes int64/uint64, and int64/uint64 decode as a number within
- * ±2^53, else as a bigint; `undefined` inside a value becomes nil (decodes as `null`). A top-level
- * `undefined` is sent as an empty payload and an empty payload decodes as `undefined`. The schema is ignored.
+ * `Buffer` that may be a view into the input bytes (change them only once the value is no longer used); a
+ * `Date` uses the standard timestamp extension (-1) and decodes as a `Date`; a bigint becomes int64/uint64,
+ * and int64/uint64 decode as a number within ±2^53, else as a bigint; `undefined` inside a value becomes nil
+ * (decodes as `null`). A top-level `undefined` is sent as an empty payload and an empty payload decodes as
+ * `undefined`. The schema is ignored.
  */
 export const msgpackCodec: Codec = createMsgpackCodec();

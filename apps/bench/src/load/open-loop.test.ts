@@ -24,6 +24,16 @@ function driver(hold: boolean): Driver & { calls: number; release(): void } {
   };
 }
 
+/**
+ * Expects `count` to be the number of calls due in the window as it actually ran: rate × its length, less
+ * those due after the generator's last pass before the window closed (a few, more on a busy machine).
+ */
+function expectDueInWindow(count: number, r: WindowRecorder): void {
+  const due = (RATE * r.windowMs) / 1000;
+  expect(count).toBeLessThanOrEqual(Math.ceil(due) + 1);
+  expect(count).toBeGreaterThanOrEqual(Math.floor(due - Math.max(5, 0.1 * due)));
+}
+
 function recorder(onWindowEnd: () => void = () => {}): WindowRecorder {
   return new WindowRecorder(PLAN, { onWindowStart: () => {}, onWindowEnd });
 }
@@ -35,9 +45,7 @@ describe('runOpenLoop', () => {
     const stats = await runOpenLoop(d, RATE, 1_000, r);
     expect(stats.dropped).toBe(0);
     expect(stats.sendLag.count).toBe(r.latency().count);
-    // ~RATE × windowMs calls are due in the window; timer slack moves the edges by a few.
-    expect(r.latency().count).toBeGreaterThan(0.8 * RATE * (PLAN.windowMs / 1000));
-    expect(r.latency().count).toBeLessThan(1.5 * RATE * (PLAN.windowMs / 1000));
+    expectDueInWindow(r.latency().count, r);
   });
 
   it('counts as skipped every call due in the window while maxOutstanding calls wait, and sends none of them', async () => {
@@ -47,7 +55,6 @@ describe('runOpenLoop', () => {
     // The three calls sent first (in the warm-up) never answer before the window ends: nothing else is sent.
     expect(d.calls).toBe(3);
     expect(stats.sendLag.count).toBe(0);
-    expect(stats.dropped).toBeGreaterThan(0.8 * RATE * (PLAN.windowMs / 1000));
-    expect(stats.dropped).toBeLessThan(1.5 * RATE * (PLAN.windowMs / 1000));
+    expectDueInWindow(stats.dropped, r);
   });
 });
