@@ -124,6 +124,13 @@ const frame = (id: number, payload?: Uint8Array): OutgoingFrame => ({
   ...(payload === undefined ? {} : { payload }),
 });
 
+/** Frames in each recorded socket write, when `count` frames of one size were written in all. */
+function framesPerWrite(writes: ReturnType<typeof vi.spyOn> | undefined, count: number): number[] {
+  const sizes = (writes?.mock.calls ?? []).map((call) => (call[0] as Uint8Array).length);
+  const size = sizes.reduce((a, b) => a + b, 0) / count;
+  return sizes.map((n) => n / size);
+}
+
 describe('write coalescing', () => {
   it('sends every frame queued in one event-loop turn with ONE socket write (batch cap raised)', async () => {
     let writes: ReturnType<typeof vi.spyOn> | undefined;
@@ -138,15 +145,54 @@ describe('write coalescing', () => {
     expect(client.frames[0]?.metadata[MetadataKey.Service]).toBe('S');
   });
 
-  it('a batch that reaches maxBatchFrames (default 16) leaves at once: 100 frames in 7 writes, in order', async () => {
+  it('a batch that reaches maxBatchFrames (default 16) leaves at once, the next of the turn at twice that: 100 frames as 16 + 32 + 52, in order', async () => {
     let writes: ReturnType<typeof vi.spyOn> | undefined;
     const { client, server } = await pair({}, (socket) => {
       writes = vi.spyOn(socket, 'write');
     });
     for (let id = 1; id <= 100; id++) server.conn.send(frame(id, new Uint8Array([id])));
     await waitFor(() => client.frames.length === 100, 3_000, '100 frames');
-    expect(writes?.mock.calls).toHaveLength(7);
+    expect(framesPerWrite(writes, 100)).toEqual([16, 32, 52]);
     expect(client.frames.map((f) => f.id)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+  });
+
+  it('each turn starts at maxBatchFrames again: a burst of 1,000 takes 7 writes, then 40 frames leave as 16 + 24', async () => {
+    let writes: ReturnType<typeof vi.spyOn> | undefined;
+    const { client, server } = await pair({}, (socket) => {
+      writes = vi.spyOn(socket, 'write');
+    });
+    for (let id = 1; id <= 1_000; id++) server.conn.send(frame(id, new Uint8Array([id & 0xff])));
+    await waitFor(() => client.frames.length === 1_000, 3_000, '1,000 frames');
+    expect(framesPerWrite(writes, 1_000)).toEqual([16, 32, 64, 128, 256, 504]);
+    writes?.mockClear();
+    for (let id = 1_001; id <= 1_040; id++) server.conn.send(frame(id, new Uint8Array([id & 0xff])));
+    await waitFor(() => client.frames.length === 1_040, 3_000, '40 more frames');
+    expect(framesPerWrite(writes, 40)).toEqual([16, 24]);
+    expect(client.frames.map((f) => f.id)).toEqual(Array.from({ length: 1_040 }, (_, i) => i + 1));
+  });
+
+  it('with maxBatchFrames 1, a frame sent alone in its turn is written at once, turn after turn', async () => {
+    let writes: ReturnType<typeof vi.spyOn> | undefined;
+    const { client, server } = await pair({ server: { maxBatchFrames: 1 } }, (socket) => {
+      writes = vi.spyOn(socket, 'write');
+    });
+    for (let id = 1; id <= 3; id++) {
+      server.conn.send(frame(id, new Uint8Array([id])));
+      // Written inside send(), not at the end of the turn: the last turn's doubling did not carry over.
+      expect(writes?.mock.calls).toHaveLength(id);
+      await new Promise((r) => setImmediate(r));
+    }
+    await waitFor(() => client.frames.length === 3, 3_000, '3 frames');
+  });
+
+  it('a lower maxBatchFrames doubles the same way: 7 frames at 1 leave as 1 + 2 + 4', async () => {
+    let writes: ReturnType<typeof vi.spyOn> | undefined;
+    const { client, server } = await pair({ server: { maxBatchFrames: 1 } }, (socket) => {
+      writes = vi.spyOn(socket, 'write');
+    });
+    for (let id = 1; id <= 7; id++) server.conn.send(frame(id, new Uint8Array([id])));
+    await waitFor(() => client.frames.length === 7, 3_000, '7 frames');
+    expect(framesPerWrite(writes, 7)).toEqual([1, 2, 4]);
   });
 
   it('a batch that reaches maxBatchBytes leaves at once', async () => {
@@ -314,6 +360,41 @@ describe('backpressure', () => {
     }
     throw new Error(`send() accepted ${limit} frames`);
   }
+
+  it('after the socket pushed back and drained, batches start at maxBatchFrames again', async () => {
+    let writes: ReturnType<typeof vi.spyOn> | undefined;
+    let accepted!: (side: Side) => void;
+    const sideP = new Promise<Side>((r) => {
+      accepted = r;
+    });
+    const listener = await startListener((socket) => {
+      writes = vi.spyOn(socket, 'write');
+      const { side, handlers } = recorder();
+      side.conn = createConnection(socket, handlers, QUIET);
+      accepted(side);
+    });
+    // A raw client that reads nothing until told to.
+    const raw = netConnect(listener.port, '127.0.0.1');
+    raw.pause();
+    let received = 0;
+    raw.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+    });
+    cleanups.push(() => raw.destroy());
+    const side = await sideP;
+    // 1 MiB frames exceed maxBatchBytes: each leaves early and doubles the turn's batch size, the last
+    // one into a socket that pushes back, so no end-of-turn flush comes to start the batches small again.
+    await fillUntilBlocked(side.conn);
+    raw.resume();
+    await waitFor(() => side.drains > 0, 5_000, 'onDrain');
+    writes?.mockClear();
+    for (let id = 1; id <= 40; id++) side.conn.send(frame(id, new Uint8Array([id])));
+    await waitFor(() => (writes?.mock.calls.length ?? 0) >= 2, 3_000, 'the writes of 40 frames');
+    await new Promise((r) => setImmediate(r));
+    expect(framesPerWrite(writes, 40)).toEqual([16, 24]);
+    expect(received).toBeGreaterThan(0);
+    expect(side.closes).toEqual([]);
+  });
 
   it('a peer that does not read: writable goes false, the queue is bounded, onDrain fires once it reads', async () => {
     const { peer, side, conn, sent } = await blockedConnection(2 << 20);

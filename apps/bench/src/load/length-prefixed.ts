@@ -8,23 +8,31 @@ const BATCH_BYTES = 256 * 1024;
 /**
  * Writes u32-length-prefixed frames with the same batching as mini-rpc's transport: the frames queued in
  * one event-loop turn leave in one socket write (flushed on `setImmediate`), except that a batch reaching
- * `maxFrames` frames or 256 KiB leaves at once (so the peer starts on it); while the socket pushes back,
- * frames wait for `drain`.
+ * `maxFrames` frames or 256 KiB leaves at once (so the peer starts on it), and each such early batch of
+ * the turn may be twice the last (16, 32, 64, …; the next turn starts at `maxFrames` again); while the
+ * socket pushes back, frames wait for `drain`.
  */
 export class FrameWriter {
   private readonly socket: Socket;
   private readonly maxFrames: number;
+  /** This turn's early-write size: `maxFrames`, doubled after each early write. */
+  private batchFrames: number;
   private queue: Uint8Array[] = [];
   private bytes = 0;
   private scheduled = false;
   private blocked = false;
-  private readonly flushBound = (): void => this.flush();
+  private readonly flushBound = (): void => {
+    this.batchFrames = this.maxFrames;
+    this.flush();
+  };
 
   constructor(socket: Socket, maxFrames = DEFAULT_BATCH_FRAMES) {
     this.socket = socket;
     this.maxFrames = maxFrames > 0 ? maxFrames : Number.POSITIVE_INFINITY;
+    this.batchFrames = this.maxFrames;
     socket.on('drain', () => {
       this.blocked = false;
+      this.batchFrames = this.maxFrames;
       this.flush();
     });
   }
@@ -32,9 +40,11 @@ export class FrameWriter {
   push(payload: Uint8Array): void {
     this.queue.push(payload);
     this.bytes += 4 + payload.length;
-    if ((this.queue.length >= this.maxFrames || this.bytes >= BATCH_BYTES) && !this.blocked) {
+    if ((this.queue.length >= this.batchFrames || this.bytes >= BATCH_BYTES) && !this.blocked) {
+      this.batchFrames *= 2;
+      const pending = this.scheduled;
       this.flush();
-      return;
+      this.scheduled = pending; // flush() cleared it, but the turn's end must still come
     }
     if (!this.scheduled && !this.blocked) {
       this.scheduled = true;

@@ -485,7 +485,8 @@ const METHOD = `## How it is measured
   stalls into its first 100–200 ms.
 - Stacks: **bare** = node:net with u32 length-prefixed frames, batched like mini-rpc's transport (the frames
   of one event-loop turn in one write, flushed on setImmediate, and a batch of 16 frames or 256 KiB written at
-  once) — the ceiling; **bare uncapped batch** = the same without the 16-frame cap. **mini-rpc** = one client, one
+  once, each such batch of a turn up to twice the last: 16, 32, 64, …) — the ceiling; **bare uncapped
+  batch** = the same without the 16-frame cap. **mini-rpc** = one client, one
   connection (\`pool.maxActive: 1\`), payload \`{ data }\` (Uint8Array for msgpack/protobuf, the same bytes
   as a latin1 string for JSON). **grpc** = @grpc/grpc-js unary on one channel, a hand-written service
   definition with raw Buffer serializers (no protobuf work at all: the kindest case for grpc-js).
