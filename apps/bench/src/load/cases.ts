@@ -25,11 +25,15 @@ export interface SuiteSettings {
  * codec and dispatch code (msgpackr's encoder above all) was still being optimised by V8 during the window —
  * CPU per call fell from ~130 µs to ~55 µs over the first second of a standalone C=1 client.
  *
- * The open loop warms up for 5 s. After 0.4 s, `--trace-opt` still showed V8 finishing ~20 optimised
+ * The open loop warms up for 10 s. After 0.4 s, `--trace-opt` still showed V8 finishing ~20 optimised
  * compiles of stream and mini-rpc code inside the window (the compiler's thread shares the pinned core with
  * the spinning generator). At 4,000 calls/s mini-rpc's p99 was 0.40–6.4 ms over 3 rounds after the short
  * warm-up and 0.36–0.46 ms after 8 s; at 183,000 calls/s, alternated pairs of runs: 1.74–1.98 ms after 0.4 s,
- * 1.15–1.84 ms after 5 s.
+ * 1.15–1.84 ms after 5 s. Then 10 s: with 5 s, `--trace-opt` still showed V8 optimising functions that run a
+ * few hundred times a second (the msgpack encoder's `newSlab`, `Buffer.allocUnsafeSlow`) and Node's timer
+ * code in the window, in both processes, and `perf sched` put each compile on the pinned core beside the main
+ * thread for 1.2–3.7 ms, a stall of the calls behind it; after 10 s one compile of ~1 ms was left in it.
+ * At 350,000 calls/s with 15 s, no compile thread ran in the window in 4 rounds.
  */
 export const FULL: SuiteSettings = {
   rounds: 3,
@@ -37,7 +41,7 @@ export const FULL: SuiteSettings = {
   warmupCalls: 20_000,
   maxWarmupMs: 3_000,
   windowMs: 1_000,
-  openWarmupMs: 5_000,
+  openWarmupMs: 10_000,
   failover: { windowMs: 3_000, killAfterMs: 1_000, eventMs: 1_000 },
 };
 
