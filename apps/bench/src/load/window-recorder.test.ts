@@ -48,12 +48,12 @@ describe('WindowRecorder warm-up', () => {
     expect(r.measuring).toBe(false);
     finish(r);
     r.record(1, new Error('refused'), performance.now(), performance.now());
-    // The count is polled, not checked per call: the window opens at the next tick (every 25 ms), at 900.
+    // The count is polled, not checked per call: the window opens at the next tick (every 25 or 26 ms), at 892.
     expect(r.measuring).toBe(false);
     vi.advanceTimersByTime(10);
     expect([r.measuring, r.warmupCalls]).toEqual([true, 3]);
     vi.advanceTimersByTime(1_000);
-    expect(edges()).toEqual(['start@900', 'end@1900']);
+    expect(edges()).toEqual(['start@892', 'end@1892']);
     r.cancel();
   });
 
@@ -74,6 +74,21 @@ describe('WindowRecorder warm-up', () => {
     r.cancel();
   });
 
+  it('with maxWarmupMs equal to warmupMs (the open loop), opens then however few calls finished, with one timer of that delay', () => {
+    const setTimeoutSpy = vi.spyOn(globalThis, 'setTimeout');
+    const { r, edges } = recorder({ warmupMs: 400, warmupCalls: 1_000, maxWarmupMs: 400, windowMs: 1_000 });
+    expect(setTimeoutSpy.mock.calls.filter((call) => call[1] === 400)).toHaveLength(1);
+    setTimeoutSpy.mockRestore();
+    finish(r);
+    vi.advanceTimersByTime(399);
+    expect(r.measuring).toBe(false);
+    vi.advanceTimersByTime(1);
+    expect(r.measuring).toBe(true);
+    vi.advanceTimersByTime(1_000);
+    expect(edges()).toEqual(['start@400', 'end@1400']);
+    r.cancel();
+  });
+
   it('without a call count, opens at warmupMs; the kill comes killAfterMs into the window', () => {
     const { r, edges } = recorder({ warmupMs: 200, windowMs: 3_000, killAfterMs: 1_000, eventMs: 500 });
     vi.advanceTimersByTime(3_200);
@@ -81,10 +96,11 @@ describe('WindowRecorder warm-up', () => {
     r.cancel();
   });
 
-  it('ticks every 25 ms of the warm-up (the client warms its IPC with them) and stops once the window opens', () => {
+  it('ticks every 25-26 ms of the warm-up (the client warms its IPC with them) and stops once the window opens', () => {
     const { r, events } = recorder({ warmupMs: 100, windowMs: 1_000 });
     vi.advanceTimersByTime(1_100);
-    expect(events).toEqual(['tick@25', 'tick@50', 'tick@75', 'start@100', 'end@1100']);
+    // 26 and 25 ms in turn: each tick's timer list empties as it fires, as the warm-up's own does at the end.
+    expect(events).toEqual(['tick@25', 'tick@51', 'tick@76', 'start@100', 'end@1100']);
     r.cancel();
   });
 

@@ -85,26 +85,32 @@ export class WindowRecorder {
     this.split = plan.killAfterMs !== undefined;
     this.unfreezeFields();
     const warmupCalls = plan.warmupCalls ?? 0;
+    // However slow the stack, the window opens by maxWarmupMs: every run stays bounded in time. When that is
+    // warmupMs itself (the open loop), this one timer does both: two timers of one delay fire in one pass of
+    // Node's timers code, down a branch the warm-up never took, which threw that code away as the window
+    // opened (`--trace-deopt`).
+    const maxWarmupMs = warmupCalls > 0 ? Math.max(plan.warmupMs, plan.maxWarmupMs ?? 0) : plan.warmupMs;
     this.timers.push(
       setTimeout(() => {
         this.warmTimeDone = true;
-        if (this.warmupCalls >= warmupCalls) this.open();
+        if (this.warmupCalls >= warmupCalls || maxWarmupMs === plan.warmupMs) this.open();
       }, plan.warmupMs),
     );
     // The call count is polled, not checked per call: the per-call code must not branch on it (see above).
     // A new timer each time, not an interval: Node's timer code must have seen timers, not only the loops'
-    // immediates, before the window's own timers come.
+    // immediates, before the window's own timers come. The delay alternates by 1 ms so that each tick's
+    // timer list empties as it fires, as the warm-up timer's list does when the window opens: with one
+    // delay the next tick always joined the list first, and Node's timers code, compiled without that
+    // branch, was thrown away as every window opened, with a ~1 ms compile on the client's core after.
+    let ticks = 0;
     const tick = (): void => {
       if (this.measuring || this.done) return;
       this.hooks.onWarmupTick?.();
       if (this.warmTimeDone && this.warmupCalls >= warmupCalls) this.open();
-      else this.warmupTimer = setTimeout(tick, WARMUP_TICK_MS);
+      else this.warmupTimer = setTimeout(tick, WARMUP_TICK_MS + (++ticks & 1));
     };
     this.warmupTimer = setTimeout(tick, WARMUP_TICK_MS);
-    // However slow the stack, the window opens by maxWarmupMs: every run stays bounded in time.
-    if (warmupCalls > 0) {
-      this.timers.push(setTimeout(() => this.open(), Math.max(plan.warmupMs, plan.maxWarmupMs ?? 0)));
-    }
+    if (maxWarmupMs > plan.warmupMs) this.timers.push(setTimeout(() => this.open(), maxWarmupMs));
   }
 
   /**
