@@ -126,7 +126,8 @@ const frame = (id: number, payload?: Uint8Array): OutgoingFrame => ({
 
 /** Frames in each recorded socket write, when `count` frames of one size were written in all. */
 function framesPerWrite(writes: ReturnType<typeof vi.spyOn> | undefined, count: number): number[] {
-  const sizes = (writes?.mock.calls ?? []).map((call) => (call[0] as Uint8Array).length);
+  const calls: unknown[][] = writes?.mock.calls ?? [];
+  const sizes = calls.map((call) => (call[0] as Uint8Array).length);
   const size = sizes.reduce((a, b) => a + b, 0) / count;
   return sizes.map((n) => n / size);
 }
