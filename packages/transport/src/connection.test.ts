@@ -388,12 +388,20 @@ describe('backpressure', () => {
     await fillUntilBlocked(side.conn);
     raw.resume();
     await waitFor(() => side.drains > 0, 5_000, 'onDrain');
+    const bytesOf = (): number =>
+      (writes?.mock.calls ?? []).reduce(
+        (n: number, call: unknown[]) => n + (call[0] as Uint8Array).length,
+        0,
+      );
+    const blockedBytes = bytesOf();
     writes?.mockClear();
     for (let id = 1; id <= 40; id++) side.conn.send(frame(id, new Uint8Array([id])));
     await waitFor(() => (writes?.mock.calls.length ?? 0) >= 2, 3_000, 'the writes of 40 frames');
     await new Promise((r) => setImmediate(r));
     expect(framesPerWrite(writes, 40)).toEqual([16, 24]);
-    expect(received).toBeGreaterThan(0);
+    // Every byte written, before the push-back and after it, reaches the peer.
+    const total = blockedBytes + bytesOf();
+    await waitFor(() => received === total, 5_000, `${total} bytes at the peer`);
     expect(side.closes).toEqual([]);
   });
 
